@@ -1,0 +1,1 @@
+"""Case rules: identifiers and (later) the case lifecycle. Pure, no I/O."""

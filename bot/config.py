@@ -1,0 +1,119 @@
+"""Settings: config.toml overlaid with CONFIDE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message tells the operator what to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str | None
+    base_url: str
+    base_file_url: str
+    poll_timeout: int
+    database_url: str
+    key_file: Path | None
+    key_material: str | None = field(repr=False)
+    questionnaire: Path | None
+    draft_max_age_hours: float
+    default_language: str
+    log_level: str
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise ConfigError(
+                "No Telegram bot token: set CONFIDE_TELEGRAM_TOKEN (or TELEGRAM_BOT_TOKEN)."
+            )
+        return self.token
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("CONFIDE_CONFIG", DEFAULT_CONFIG_NAME))
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (optional when everything comes from the environment)."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    elif "CONFIDE_CONFIG" in env:
+        raise ConfigError(f"CONFIDE_CONFIG names {path}, which does not exist.")
+    base = path.resolve().parent
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table.")
+        return value
+
+    telegram, database, keys = section("telegram"), section("database"), section("keys")
+    intake, logging_ = section("intake"), section("logging")
+
+    def resolve(value: object) -> Path | None:
+        if not value:
+            return None
+        candidate = Path(str(value)).expanduser()
+        return candidate if candidate.is_absolute() else base / candidate
+
+    database_url = env.get("CONFIDE_DATABASE_URL") or str(
+        database.get("url", "sqlite+aiosqlite:///confide.db")
+    )
+    key_material = env.get("CONFIDE_KEYS") or None
+    key_file = resolve(env.get("CONFIDE_KEY_FILE") or keys.get("file", "confide.keys"))
+    language = str(intake.get("default_language", "en"))
+    if language not in ("en", "zh"):
+        raise ConfigError(f'{path}: intake.default_language must be "en" or "zh".')
+    try:
+        max_age = float(intake.get("draft_max_age_hours", 72))
+        poll_timeout = int(telegram.get("poll_timeout", 30))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    if max_age <= 0:
+        raise ConfigError(f"{path}: intake.draft_max_age_hours must be positive.")
+    return Settings(
+        token=env.get("CONFIDE_TELEGRAM_TOKEN")
+        or env.get("TELEGRAM_BOT_TOKEN")
+        or telegram.get("token")
+        or None,
+        base_url=env.get("CONFIDE_TELEGRAM_BASE_URL")
+        or str(telegram.get("base_url", DEFAULT_BASE_URL)),
+        base_file_url=env.get("CONFIDE_TELEGRAM_BASE_FILE_URL")
+        or str(telegram.get("base_file_url", DEFAULT_BASE_FILE_URL)),
+        poll_timeout=poll_timeout,
+        database_url=_resolve_sqlite_path(database_url, base),
+        key_file=key_file,
+        key_material=key_material,
+        questionnaire=resolve(intake.get("questionnaire")),
+        draft_max_age_hours=max_age,
+        default_language=language,
+        log_level=str(env.get("CONFIDE_LOG_LEVEL") or logging_.get("level", "INFO")).upper(),
+    )
+
+
+def _resolve_sqlite_path(url: str, base: Path) -> str:
+    """Make a relative SQLite file path relative to the config file, not the working dir."""
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix):
+        return url
+    rest = url[len(prefix) :]
+    if not rest or rest.startswith("/") or rest.startswith(":memory:"):
+        return url
+    return prefix + str(base / rest)

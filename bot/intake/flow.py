@@ -1,0 +1,475 @@
+"""The intake conversation as a pure state machine: (draft, input) -> step.
+
+No Telegram, no database, no clock: the caller passes today's date. Every input a person can
+produce (a typed text, a button, a sticker) maps to an `Input`; every result is a `Step` that
+says what the draft is now, what to show and whether the report was submitted or discarded.
+Rendering the screens into words and buttons is the Telegram shell's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from bot.intake.dates import UNKNOWN, DateError, parse_date_answer
+from bot.intake.questionnaire import Kind, Question, Questionnaire, Text
+
+Answer = str | list[str]
+DATE_SHORTCUTS = ("today", "yesterday", UNKNOWN)
+
+
+class Stage(StrEnum):
+    QUESTION = "question"
+    REVIEW = "review"
+    EDIT_MENU = "edit_menu"
+    CONFIRM_DISCARD = "confirm_discard"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A report in progress. `rev` changes with every state change, so buttons on an older
+    message can be recognised and refused instead of acting on the wrong question."""
+
+    question: str
+    stage: Stage = Stage.QUESTION
+    answers: dict[str, Answer] = field(default_factory=dict)
+    skipped: frozenset[str] = frozenset()
+    editing: bool = False
+    selection: tuple[str, ...] | None = None  # a multiple-choice answer being ticked
+    return_to: Stage = Stage.QUESTION  # where "keep going" leads from the discard prompt
+    rev: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "stage": self.stage.value,
+            "answers": self.answers,
+            "skipped": sorted(self.skipped),
+            "editing": self.editing,
+            "selection": list(self.selection) if self.selection is not None else None,
+            "return_to": self.return_to.value,
+            "rev": self.rev,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Draft:
+        selection = data.get("selection")
+        return cls(
+            question=str(data["question"]),
+            stage=Stage(data.get("stage", Stage.QUESTION)),
+            answers=dict(data.get("answers", {})),
+            skipped=frozenset(data.get("skipped", ())),
+            editing=bool(data.get("editing", False)),
+            selection=tuple(selection) if selection is not None else None,
+            return_to=Stage(data.get("return_to", Stage.QUESTION)),
+            rev=int(data.get("rev", 0)),
+        )
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypedText:
+    text: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A choice button (single choice, yes/no, or a date shortcut)."""
+
+    choice: str
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """Tick or untick one option of a multiple-choice question."""
+
+    choice: str
+
+
+@dataclass(frozen=True)
+class Action:
+    name: ActionName
+
+
+class ActionName(StrEnum):
+    DONE = "done"
+    BACK = "back"
+    SKIP = "skip"
+    CANCEL = "cancel"
+    CONFIRM_DISCARD = "discard"
+    KEEP_GOING = "keep"
+    SUBMIT = "submit"
+    EDIT_MENU = "edit"
+
+
+@dataclass(frozen=True)
+class EditQuestion:
+    question: str
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A sticker, voice note, location or anything else that is not text or a button."""
+
+
+Input = TypedText | Pick | Toggle | Action | EditQuestion | Unsupported
+
+
+# ---- outputs ------------------------------------------------------------------------------
+
+
+class NoticeKind(StrEnum):
+    STALE_BUTTON = "stale_button"
+    USE_BUTTONS = "use_buttons"
+    TOO_LONG = "too_long"
+    EMPTY_TEXT = "empty_text"
+    BAD_DATE = "bad_date"
+    FUTURE_DATE = "future_date"
+    REQUIRED = "required"
+    PICK_ONE = "pick_one"
+    UNSUPPORTED = "unsupported"
+    FIRST_QUESTION = "first_question"
+    CHOICE_NOTE = "choice_note"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    limit: int = 0
+    length: int = 0
+    note: Text | None = None
+
+
+@dataclass(frozen=True)
+class Ask:
+    question: Question
+    number: int
+    total: int
+    current: Answer | None
+    selection: tuple[str, ...]
+    editing: bool
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    question: Question
+    answer: Answer | None
+
+
+@dataclass(frozen=True)
+class Review:
+    items: tuple[ReviewItem, ...]
+
+
+@dataclass(frozen=True)
+class EditMenu:
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class ConfirmDiscard:
+    pass
+
+
+Screen = Ask | Review | EditMenu | ConfirmDiscard
+
+
+@dataclass(frozen=True)
+class Submitted:
+    answers: dict[str, Answer]
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class Discarded:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    draft: Draft
+    screen: Screen
+    notices: tuple[Notice, ...] = ()
+    outcome: Submitted | Discarded | None = None
+    # Only the ticks of a multiple-choice keyboard changed: update that message in place.
+    in_place: bool = False
+
+
+# ---- the machine --------------------------------------------------------------------------
+
+
+class Intake:
+    """The rules of one questionnaire."""
+
+    def __init__(self, questionnaire: Questionnaire) -> None:
+        self.questionnaire = questionnaire
+
+    def start(self) -> Step:
+        first = self.applicable({})[0]
+        return self._show(Draft(question=first.id))
+
+    def show(self, draft: Draft) -> Step:
+        """The current screen again, e.g. when the reporter comes back later."""
+        return self._show(draft)
+
+    def advance(self, draft: Draft, event: Input, today: date, rev: int | None = None) -> Step:
+        """Apply one input. `rev` is the revision a button was drawn for (None for typing)."""
+        if rev is not None and rev != draft.rev:
+            return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
+        if isinstance(event, Unsupported):
+            return self._show(draft, Notice(NoticeKind.UNSUPPORTED))
+        if draft.stage is Stage.QUESTION:
+            return self._on_question(draft, event, today)
+        if draft.stage is Stage.REVIEW:
+            return self._on_review(draft, event)
+        if draft.stage is Stage.EDIT_MENU:
+            return self._on_edit_menu(draft, event)
+        return self._on_confirm_discard(draft, event)
+
+    # -- applicability ---------------------------------------------------------------------
+
+    def applicable(self, answers: dict[str, Answer]) -> list[Question]:
+        """Questions to ask, given the answers so far (a follow-up needs its trigger answer)."""
+        shown: set[str] = set()
+        result: list[Question] = []
+        for question in self.questionnaire.questions:
+            condition = question.when
+            if condition is not None and (
+                condition.question not in shown
+                or not condition.holds(answers.get(condition.question))
+            ):
+                continue
+            shown.add(question.id)
+            result.append(question)
+        return result
+
+    def final_answers(self, answers: dict[str, Answer]) -> dict[str, Answer]:
+        """Answers to questions that still apply (a changed trigger drops its follow-ups)."""
+        return {q.id: answers[q.id] for q in self.applicable(answers) if q.id in answers}
+
+    def is_urgent(self, answers: dict[str, Answer]) -> bool:
+        for question in self.applicable(answers):
+            value = answers.get(question.id)
+            values = value if isinstance(value, list) else [value] if value else []
+            if any((c := question.choice(v)) is not None and c.urgent for v in values):
+                return True
+        return False
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def _on_question(self, draft: Draft, event: Input, today: date) -> Step:
+        question = self.questionnaire.get(draft.question)
+        match event:
+            case TypedText(text):
+                return self._typed(draft, question, text, today)
+            case Pick(choice):
+                if question.kind is Kind.DATE and choice in DATE_SHORTCUTS:
+                    return self._answer(draft, question, parse_date_answer(choice, today))
+                if question.kind in (Kind.SINGLE, Kind.YESNO) and question.choice(choice):
+                    return self._answer(draft, question, choice)
+            case Toggle(choice) if question.kind is Kind.MULTI and question.choice(choice):
+                return self._toggle(draft, question, choice)
+            case Action(ActionName.DONE) if question.kind is Kind.MULTI:
+                chosen = self._selection(draft, question)
+                if not chosen:
+                    return self._show(draft, Notice(NoticeKind.PICK_ONE))
+                ordered = [c.id for c in question.choices if c.id in chosen]
+                return self._answer(draft, question, ordered)
+            case Action(ActionName.SKIP):
+                if question.required:
+                    return self._show(draft, Notice(NoticeKind.REQUIRED))
+                return self._after(
+                    draft,
+                    question,
+                    answers=_without(draft.answers, question.id),
+                    skipped=draft.skipped | {question.id},
+                )
+            case Action(ActionName.BACK):
+                return self._back(draft, question)
+            case Action(ActionName.CANCEL):
+                return self._show(
+                    _bump(draft, stage=Stage.CONFIRM_DISCARD, return_to=Stage.QUESTION)
+                )
+        return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
+
+    def _typed(self, draft: Draft, question: Question, text: str, today: date) -> Step:
+        text = text.strip()
+        if question.kind is Kind.TEXT:
+            limit = question.max_length or 0
+            if not text:
+                return self._show(draft, Notice(NoticeKind.EMPTY_TEXT))
+            if len(text) > limit:
+                return self._show(draft, Notice(NoticeKind.TOO_LONG, limit=limit, length=len(text)))
+            return self._answer(draft, question, text)
+        if question.kind is Kind.DATE:
+            try:
+                return self._answer(draft, question, parse_date_answer(text, today))
+            except DateError as error:
+                kind = NoticeKind.FUTURE_DATE if error.future else NoticeKind.BAD_DATE
+                return self._show(draft, Notice(kind))
+        if question.kind in (Kind.SINGLE, Kind.YESNO):
+            # Typing a button's label ("yes", "是") is as good as pressing it.
+            folded = text.casefold()
+            for choice in question.choices:
+                if folded in (choice.label.en.casefold(), choice.label.zh.casefold()):
+                    return self._answer(draft, question, choice.id)
+        return self._show(draft, Notice(NoticeKind.USE_BUTTONS))
+
+    def _toggle(self, draft: Draft, question: Question, choice: str) -> Step:
+        chosen = list(self._selection(draft, question))
+        if choice in chosen:
+            chosen.remove(choice)
+        else:
+            chosen.append(choice)
+        step = self._show(_bump(draft, selection=tuple(chosen)))
+        return replace(step, in_place=True)
+
+    def _selection(self, draft: Draft, question: Question) -> tuple[str, ...]:
+        if draft.selection is not None:
+            return draft.selection
+        current = draft.answers.get(question.id)
+        return tuple(current) if isinstance(current, list) else ()
+
+    def _answer(self, draft: Draft, question: Question, value: Answer) -> Step:
+        answers = {**draft.answers, question.id: value}
+        notes = tuple(
+            Notice(NoticeKind.CHOICE_NOTE, note=choice.note)
+            for v in (value if isinstance(value, list) else [value])
+            if (choice := question.choice(v)) is not None and choice.note is not None
+        )
+        step = self._after(draft, question, answers=answers, skipped=draft.skipped - {question.id})
+        return replace(step, notices=notes + step.notices)
+
+    def _after(
+        self,
+        draft: Draft,
+        question: Question,
+        *,
+        answers: dict[str, Answer],
+        skipped: frozenset[str],
+    ) -> Step:
+        """Move on after `question` was answered or skipped."""
+        later = self._following(answers, question.id)
+        if draft.editing:
+            # While editing, only visit follow-ups the change has newly opened up.
+            later = [q for q in later if q.id not in answers and q.id not in skipped]
+        base = _bump(draft, answers=answers, skipped=skipped, selection=None)
+        if later:
+            return self._show(replace(base, question=later[0].id))
+        return self._show(replace(base, stage=Stage.REVIEW, editing=False))
+
+    def _following(self, answers: dict[str, Answer], question_id: str) -> list[Question]:
+        questions = self.applicable(answers)
+        ids = [q.id for q in questions]
+        position = ids.index(question_id) if question_id in ids else -1
+        return questions[position + 1 :]
+
+    def _back(self, draft: Draft, question: Question) -> Step:
+        if draft.editing:
+            return self._show(_bump(draft, stage=Stage.REVIEW, editing=False, selection=None))
+        questions = self.applicable(draft.answers)
+        ids = [q.id for q in questions]
+        position = ids.index(question.id)
+        if position == 0:
+            return self._show(draft, Notice(NoticeKind.FIRST_QUESTION))
+        return self._show(_bump(draft, question=ids[position - 1], selection=None))
+
+    def _on_review(self, draft: Draft, event: Input) -> Step:
+        match event:
+            case Action(ActionName.SUBMIT):
+                answers = self.final_answers(draft.answers)
+                missing = [
+                    q for q in self.applicable(answers) if q.required and q.id not in answers
+                ]
+                if missing:
+                    moved = _bump(draft, stage=Stage.QUESTION, question=missing[0].id, editing=True)
+                    return self._show(moved, Notice(NoticeKind.REQUIRED))
+                return Step(
+                    draft=draft,
+                    screen=self._review(draft),
+                    outcome=Submitted(answers, self.is_urgent(answers)),
+                )
+            case Action(ActionName.EDIT_MENU):
+                return self._show(_bump(draft, stage=Stage.EDIT_MENU))
+            case Action(ActionName.CANCEL):
+                return self._show(_bump(draft, stage=Stage.CONFIRM_DISCARD, return_to=Stage.REVIEW))
+            case Action(ActionName.BACK):
+                last = self.applicable(draft.answers)[-1]
+                return self._show(_bump(draft, stage=Stage.QUESTION, question=last.id))
+            case TypedText():
+                return self._show(draft, Notice(NoticeKind.USE_BUTTONS))
+        return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
+
+    def _on_edit_menu(self, draft: Draft, event: Input) -> Step:
+        match event:
+            case EditQuestion(question_id) if question_id in {
+                q.id for q in self.applicable(draft.answers)
+            }:
+                return self._show(
+                    _bump(
+                        draft,
+                        stage=Stage.QUESTION,
+                        question=question_id,
+                        editing=True,
+                        selection=None,
+                    )
+                )
+            case Action(ActionName.BACK):
+                return self._show(_bump(draft, stage=Stage.REVIEW))
+            case Action(ActionName.CANCEL):
+                return self._show(_bump(draft, stage=Stage.CONFIRM_DISCARD, return_to=Stage.REVIEW))
+            case TypedText():
+                return self._show(draft, Notice(NoticeKind.USE_BUTTONS))
+        return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
+
+    def _on_confirm_discard(self, draft: Draft, event: Input) -> Step:
+        match event:
+            case Action(ActionName.CONFIRM_DISCARD):
+                return Step(draft=draft, screen=ConfirmDiscard(), outcome=Discarded())
+            case Action(ActionName.KEEP_GOING) | Action(ActionName.BACK):
+                return self._show(_bump(draft, stage=draft.return_to))
+            case TypedText():
+                return self._show(draft, Notice(NoticeKind.USE_BUTTONS))
+        return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
+
+    # -- screens ---------------------------------------------------------------------------
+
+    def _show(self, draft: Draft, *notices: Notice) -> Step:
+        return Step(draft=draft, screen=self._screen(draft), notices=notices)
+
+    def _screen(self, draft: Draft) -> Screen:
+        if draft.stage is Stage.REVIEW:
+            return self._review(draft)
+        if draft.stage is Stage.EDIT_MENU:
+            return EditMenu(tuple(self.applicable(draft.answers)))
+        if draft.stage is Stage.CONFIRM_DISCARD:
+            return ConfirmDiscard()
+        question = self.questionnaire.get(draft.question)
+        questions = self.applicable(draft.answers)
+        ids = [q.id for q in questions]
+        number = ids.index(question.id) + 1 if question.id in ids else len(ids)
+        return Ask(
+            question=question,
+            number=number,
+            total=len(ids),
+            current=draft.answers.get(question.id),
+            selection=self._selection(draft, question),
+            editing=draft.editing,
+        )
+
+    def _review(self, draft: Draft) -> Review:
+        return Review(
+            tuple(ReviewItem(q, draft.answers.get(q.id)) for q in self.applicable(draft.answers))
+        )
+
+
+def _bump(draft: Draft, **changes: Any) -> Draft:
+    return replace(draft, rev=draft.rev + 1, **changes)
+
+
+def _without(answers: dict[str, Answer], key: str) -> dict[str, Answer]:
+    return {k: v for k, v in answers.items() if k != key}

@@ -1,0 +1,123 @@
+"""Start-up and the main loop: keys, database, migrations, then polling until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import ConfigError, Settings
+from bot.crypto import KeyConfigError, Keyring
+from bot.i18n import catalogue
+from bot.intake.flow import Intake
+from bot.intake.questionnaire import load_questionnaire
+from bot.services.reporter import ReporterService
+from bot.store import queries
+from bot.store.database import (
+    create_engine,
+    is_sqlite,
+    migrate,
+    pending_migrations,
+    session_factory,
+)
+from bot.telegram.app import ALLOWED_UPDATES, attach, build_application
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY = timedelta(minutes=10)
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    if settings.key_material:
+        return Keyring.parse(settings.key_material)
+    if settings.key_file is None:
+        raise KeyConfigError(
+            "No keys: set CONFIDE_KEYS or CONFIDE_KEY_FILE, or run `confide init`."
+        )
+    if not settings.key_file.exists():
+        raise KeyConfigError(
+            f"Key file {settings.key_file} does not exist. `confide init` creates one; if the "
+            "database already holds reports, restore the key file from your backup instead."
+        )
+    return Keyring.from_file(settings.key_file)
+
+
+async def check_keys(sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> None:
+    """Prove the keys are the database's keys, then remember any new ones."""
+    async with sessions.begin() as session:
+        stored = await queries.key_checks(session)
+        kek_checks = {
+            int(name.removeprefix("kek.")): value
+            for name, value in stored.items()
+            if name.startswith("kek.")
+        }
+        keyring.verify(kek_checks, stored.get("index"))
+        if "index" not in stored:
+            await queries.add_key_check(session, "index", keyring.index_check())
+        for kek_id in keyring.kek_ids:
+            if kek_id not in kek_checks:
+                await queries.add_key_check(
+                    session, f"kek.{kek_id}", keyring.make_kek_check(kek_id)
+                )
+
+
+async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
+    """The embedded SQLite database migrates itself; a shared PostgreSQL is migrated explicitly
+    (`confide migrate`), so that several replicas never race to change the schema."""
+    if is_sqlite(settings.database_url):
+        await migrate(engine)
+    elif await pending_migrations(engine):
+        raise ConfigError("The database schema is not up to date: run `confide migrate` first.")
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    keyring = load_keyring(settings)
+    intake = Intake(load_questionnaire(settings.questionnaire))
+    token = settings.require_token()
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_database(settings, engine)
+        sessions = session_factory(engine)
+        await check_keys(sessions, keyring)
+        service = ReporterService(
+            sessions,
+            keyring,
+            intake,
+            default_language=settings.default_language,
+            draft_max_age_hours=settings.draft_max_age_hours,
+        )
+        application = build_application(settings)
+        assert token
+        async with application:
+            await attach(application, service, catalogue())
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(
+                poll_interval=0,
+                timeout=settings.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            pruner = asyncio.create_task(_prune_forever(service, settings))
+            log.info("event=started")
+            await stop.wait()
+            log.info("event=stopping")
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        await engine.dispose()
+    log.info("event=stopped")
+
+
+async def _prune_forever(service: ReporterService, settings: Settings) -> None:
+    max_age = timedelta(hours=settings.draft_max_age_hours)
+    while True:
+        try:
+            await service.forget_stale_drafts(max_age)
+        except Exception as error:
+            log.error("event=prune_failed error=%s", type(error).__name__)
+        await asyncio.sleep(PRUNE_EVERY.total_seconds())

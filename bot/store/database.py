@@ -1,0 +1,108 @@
+"""Engine, sessions and migrations. One session and one transaction per update."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An engine that never puts bound parameters (ciphertext, hashes) into error messages."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, hide_parameters=True, **options)
+        _make_sqlite_safe_for_concurrency(engine)
+        return engine
+    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, **options)
+
+
+def _make_sqlite_safe_for_concurrency(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers; BEGIN IMMEDIATE so two writers queue on the busy timeout
+    instead of failing with "database is locked" when a read transaction upgrades to a write
+    (this also holds across several bot processes sharing the file)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=30000",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA secure_delete=ON",  # deleted drafts are overwritten, not left in free pages
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: the checkout's migrations/ or, when installed, bot/migrations."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "migrations", here / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError("Alembic migrations not found; is the package installed completely?")
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply pending migrations (idempotent) on the engine's own connection."""
+
+    def upgrade(connection: Connection) -> None:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(upgrade)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def pending_migrations(engine: AsyncEngine) -> bool:
+    def check(connection: Connection) -> bool:
+        script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+        current = MigrationContext.configure(connection).get_current_heads()
+        return set(current) != set(script.get_heads())
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(check)

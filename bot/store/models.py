@@ -1,0 +1,103 @@
+"""Tables. Anything that could identify a person or tell what happened is a sealed blob
+(see bot.crypto); only coarse metadata — states, flags, timestamps — is plaintext."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """Always timezone-aware UTC, also on SQLite, which forgets the zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Chat(Base):
+    """One private chat with the bot: its preferences and its encrypted conversation state.
+
+    `lookup` is a keyed hash of the Telegram chat id, so the row can be found on each update
+    without the chat id ever being stored in the clear."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+
+
+class Case(Base):
+    """A submitted report."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    short_id: Mapped[str] = mapped_column(String(12), unique=True)
+    receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    answers: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class KeyCheck(Base):
+    """Sealed canaries that prove at start-up the configured keys are the database's keys."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already handled: a redelivered update (after a crash, or to a
+    second replica) is recognised and skipped, inside the same transaction as its effect."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)

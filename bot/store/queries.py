@@ -1,0 +1,62 @@
+"""The queries the services need, each a small async function over one session."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Case, Chat, KeyCheck, ProcessedUpdate
+
+
+async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Record that this update is being handled; False if it already was (a redelivery)."""
+    if await session.get(ProcessedUpdate, update_id) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
+    except IntegrityError:
+        return False  # another replica took it between our look and our insert
+    return True
+
+
+async def chat_by_lookup(session: AsyncSession, lookup: bytes) -> Chat | None:
+    return (await session.scalars(select(Chat).where(Chat.lookup == lookup))).one_or_none()
+
+
+async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
+    return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
+
+
+async def short_id_taken(session: AsyncSession, short_id: str) -> bool:
+    found = await session.scalar(select(Case.id).where(Case.short_id == short_id))
+    return found is not None
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+async def forget_stale_drafts(session: AsyncSession, older_than: datetime) -> int:
+    """Drop conversation state (drafts) untouched since `older_than`; keeps the language."""
+    result = await session.execute(
+        update(Chat).where(Chat.state.is_not(None), Chat.updated_at < older_than).values(state=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_processed_updates(session: AsyncSession, older_than: datetime) -> None:
+    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < older_than))
+
+
+async def key_checks(session: AsyncSession) -> dict[str, bytes]:
+    rows = await session.scalars(select(KeyCheck))
+    return {row.name: row.value for row in rows}
+
+
+async def add_key_check(session: AsyncSession, name: str, value: bytes) -> None:
+    session.add(KeyCheck(name=name, value=value))

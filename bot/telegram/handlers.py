@@ -1,0 +1,178 @@
+"""The thin shell: Telegram update -> service event -> rendered reply.
+
+Logs name events only; never update payloads, texts, names or Telegram ids."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Chat, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot.services.reporter import (
+    Command,
+    Edited,
+    Incoming,
+    Other,
+    ReporterService,
+    Text,
+)
+from bot.telegram import callbacks
+from bot.telegram.render import DeleteRange, EditKeyboard, Outgoing, Renderer, Send
+
+log = logging.getLogger(__name__)
+SEND_ATTEMPTS = 4
+DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+MAX_WIPE = 2000
+
+
+class ReporterHandler:
+    def __init__(self, service: ReporterService, renderer: Renderer) -> None:
+        self.service = service
+        self.renderer = renderer
+
+    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await self._refuse_group(update, chat, context)
+            return
+        incoming = self.parse(update, chat)
+        if incoming is None:
+            return
+        query = update.callback_query
+        if query is not None:
+            # Stop the button's spinner first; the answer itself follows as a message.
+            await _quietly(query.answer())
+        try:
+            reply = await self.service.handle(incoming)
+        except Exception as error:
+            log.error("event=handler_failed error=%s", type(error).__name__)
+            language = self.service.language_for(incoming.client_language)
+            await self.deliver(context, chat.id, [self.renderer.error(language)])
+            return
+        if reply is not None:
+            await self.deliver(context, chat.id, self.renderer.render(reply.views, reply.language))
+
+    def parse(self, update: Update, chat: Chat) -> Incoming | None:
+        user = update.effective_user
+        language = user.language_code if user else None
+        if update.callback_query is not None:
+            query = update.callback_query
+            message = query.message
+            return Incoming(
+                update.update_id,
+                chat.id,
+                language,
+                message.message_id if message is not None else None,
+                callbacks.parse(query.data),
+            )
+        if update.edited_message is not None:
+            return Incoming(
+                update.update_id, chat.id, language, update.edited_message.message_id, Edited()
+            )
+        message = update.message
+        if message is None:
+            return None
+        return Incoming(
+            update.update_id,
+            chat.id,
+            language,
+            message.message_id,
+            _message_event(message, self.renderer.bot_username),
+        )
+
+    async def _refuse_group(
+        self, update: Update, chat: Chat, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """No reports in groups: others would read them. Say so when addressed; else stay quiet."""
+        user = update.effective_user
+        language = self.service.language_for(user.language_code if user else None)
+        if update.callback_query is not None:
+            await _quietly(update.callback_query.answer())
+            return
+        message = update.message
+        addressed = (
+            message is not None
+            and message.text is not None
+            and (message.text.startswith("/") or f"@{self.renderer.bot_username}" in message.text)
+        )
+        if addressed:
+            log.info("event=group_refused")
+            await self.deliver(context, chat.id, [self.renderer.group_refusal(language)])
+
+    async def deliver(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, messages: list[Outgoing]
+    ) -> None:
+        for item in messages:
+            await _with_retries(lambda item=item: self._send_one(context, chat_id, item))
+
+    async def _send_one(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, item: Outgoing
+    ) -> None:
+        bot = context.bot
+        match item:
+            case Send(text, keyboard):
+                await bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+                )
+            case EditKeyboard(message_id, keyboard):
+                try:
+                    await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=keyboard)
+                except BadRequest as error:
+                    if "not modified" not in str(error).lower():
+                        raise
+            case DeleteRange(first, last):
+                ids = list(range(max(first, last - MAX_WIPE), last + 1))
+                for start in range(0, len(ids), DELETE_BATCH):
+                    await _quietly(bot.delete_messages(chat_id, ids[start : start + DELETE_BATCH]))
+
+
+def _message_event(message: Message, bot_username: str) -> Command | Text | Other:
+    text = message.text
+    if text is None:
+        return Other()
+    if text.startswith("/"):
+        head, _, argument = text[1:].partition(" ")
+        name, _, addressee = head.partition("@")
+        if not addressee or addressee.lower() == bot_username.lower():
+            return Command(name.lower(), argument.strip())
+    return Text(text)
+
+
+async def _with_retries(send: object) -> None:
+    """Replies are sent right away; Telegram's flood limits and blips get a few retries."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            await send()  # type: ignore[operator]
+            return
+        except RetryAfter as error:
+            delay = error.retry_after
+            seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
+            log.warning("event=reply_rate_limited retry_after=%s", seconds)
+            await asyncio.sleep(seconds)
+        except (Forbidden, BadRequest) as error:
+            log.warning("event=reply_refused error=%s", type(error).__name__)
+            return
+        except NetworkError as error:
+            if attempt == SEND_ATTEMPTS:
+                log.error("event=reply_failed error=%s", type(error).__name__)
+                return
+            await asyncio.sleep(0.5 * attempt)
+
+
+async def _quietly(call: object) -> None:
+    try:
+        await call  # type: ignore[misc]
+    except TelegramError as error:
+        log.info("event=telegram_call_ignored error=%s", type(error).__name__)
+
+
+def register(application: Application, handler: ReporterHandler) -> None:  # type: ignore[type-arg]
+    from telegram.ext import TypeHandler
+
+    application.add_handler(TypeHandler(Update, handler))

@@ -1,0 +1,360 @@
+"""Views -> Telegram messages: words from the catalogue, buttons, and escaping.
+
+Everything a person typed passes through `html.escape` here, so an answer containing `<b>`,
+`&` or Markdown cannot break a message or inject formatting."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Catalogue, Language
+from bot.intake.dates import UNKNOWN
+from bot.intake.flow import (
+    DATE_SHORTCUTS,
+    Action,
+    ActionName,
+    Answer,
+    Ask,
+    ConfirmDiscard,
+    EditMenu,
+    EditQuestion,
+    Notice,
+    NoticeKind,
+    Pick,
+    Review,
+    Toggle,
+)
+from bot.intake.questionnaire import Kind, Question
+from bot.services.reporter import (
+    Menu,
+    Say,
+    ShowCase,
+    ShowLanguages,
+    ShowMenu,
+    ShowReceipt,
+    ShowStep,
+    View,
+    Wipe,
+)
+from bot.telegram import callbacks
+
+# Telegram allows 4096 characters of text; leave room for headers and escaping slack.
+MESSAGE_BUDGET = 3800
+
+
+@dataclass(frozen=True)
+class Send:
+    text: str  # HTML
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class EditKeyboard:
+    message_id: int
+    keyboard: InlineKeyboardMarkup
+
+
+@dataclass(frozen=True)
+class DeleteRange:
+    first: int
+    last: int
+
+
+Outgoing = Send | EditKeyboard | DeleteRange
+
+
+class Renderer:
+    def __init__(self, catalogue: Catalogue, bot_username: str = "") -> None:
+        self.catalogue = catalogue
+        self.bot_username = bot_username
+
+    def render(self, views: tuple[View, ...] | list[View], language: Language) -> list[Outgoing]:
+        page = _Page(self.catalogue, language)
+        out: list[Outgoing] = []
+        for view in views:
+            out.extend(page.view(view, self.bot_username))
+        return out
+
+    def group_refusal(self, language: Language) -> Send:
+        return Send(self.catalogue.text(language, "group_refusal", bot=self.bot_username))
+
+    def error(self, language: Language) -> Send:
+        return Send(self.catalogue.text(language, "error_generic"))
+
+
+class _Page:
+    """Rendering in one language."""
+
+    def __init__(self, catalogue: Catalogue, language: Language) -> None:
+        self.catalogue = catalogue
+        self.language = language
+
+    def t(self, key: str, **params: object) -> str:
+        return self.catalogue.text(self.language, key, **params)
+
+    def button(self, key: str, data: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(self.t(key), callback_data=data)
+
+    def view(self, view: View, bot_username: str) -> list[Outgoing]:
+        match view:
+            case Say(key, params):
+                return [Send(self.t(key, **params))]
+            case ShowMenu(resume):
+                return [self.menu(resume)]
+            case ShowStep():
+                return self.step(view)
+            case ShowReceipt(code, short_id, urgent):
+                return self.receipt(code, short_id, urgent)
+            case ShowCase():
+                return [self.case(view)]
+            case ShowLanguages():
+                buttons = [
+                    InlineKeyboardButton(
+                        LANGUAGE_NAMES[code], callback_data=callbacks.language(code)
+                    )
+                    for code in LANGUAGES
+                ]
+                return [Send(self.t("language_prompt"), InlineKeyboardMarkup([buttons]))]
+            case Wipe(first, last):
+                return [DeleteRange(first, last)]
+        raise TypeError(f"cannot render {type(view).__name__}")
+
+    def menu(self, resume: bool) -> Send:
+        if resume:
+            return Send(
+                self.t("resume"),
+                InlineKeyboardMarkup(
+                    [
+                        [
+                            self.button("btn_continue", callbacks.menu(Menu.CONTINUE)),
+                            self.button("btn_start_over", callbacks.menu(Menu.START_OVER)),
+                        ]
+                    ]
+                ),
+            )
+        return Send(
+            self.t("welcome") + "\n\n" + self.t("privacy_short"),
+            InlineKeyboardMarkup(
+                [
+                    [self.button("btn_start_report", callbacks.menu(Menu.REPORT))],
+                    [
+                        self.button("btn_check_case", callbacks.menu(Menu.CHECK)),
+                        self.button("btn_privacy", callbacks.menu(Menu.PRIVACY)),
+                    ],
+                ]
+            ),
+        )
+
+    def receipt(self, code: str, short_id: str, urgent: bool) -> list[Outgoing]:
+        out: list[Outgoing] = [Send(self.t("submitted", code=code, case=short_id))]
+        if urgent:
+            out.append(Send(self.t("urgent_submitted")))
+        out.append(
+            Send(
+                self.t("offer_wipe"),
+                InlineKeyboardMarkup([[self.button("btn_wipe", callbacks.menu(Menu.WIPE))]]),
+            )
+        )
+        return out
+
+    def case(self, view: ShowCase) -> Send:
+        status = self.t(f"status_{view.status}")
+        if view.urgent:
+            status += " · " + self.t("urgent_flag")
+        submitted = view.submitted_at.strftime("%Y-%m-%d %H:%M UTC")
+        return Send(self.t("case_status", case=view.short_id, submitted=submitted, status=status))
+
+    # -- the intake flow -------------------------------------------------------------------
+
+    def step(self, view: ShowStep) -> list[Outgoing]:
+        step, rev = view.step, view.rev
+        screen = step.screen
+        if step.in_place and view.message_id is not None and isinstance(screen, Ask):
+            return [EditKeyboard(view.message_id, self.ask_keyboard(screen, rev))]
+        notices = "".join(self.notice(n) + "\n\n" for n in step.notices)
+        match screen:
+            case Ask():
+                return [Send(notices + self.ask_text(screen), self.ask_keyboard(screen, rev))]
+            case Review():
+                return self.review(screen, rev, notices)
+            case EditMenu(questions):
+                rows = [
+                    [
+                        InlineKeyboardButton(
+                            f"{n}. {q.short.get(self.language)}",
+                            callback_data=callbacks.flow(rev, EditQuestion(q.id)),
+                        )
+                    ]
+                    for n, q in enumerate(questions, start=1)
+                ]
+                rows.append([self.button("btn_back", callbacks.flow(rev, Action(ActionName.BACK)))])
+                return [Send(notices + self.t("edit_menu_title"), InlineKeyboardMarkup(rows))]
+            case ConfirmDiscard():
+                return [
+                    Send(
+                        notices + self.t("confirm_discard"),
+                        InlineKeyboardMarkup(
+                            [
+                                [
+                                    self.button(
+                                        "btn_confirm_discard",
+                                        callbacks.flow(rev, Action(ActionName.CONFIRM_DISCARD)),
+                                    ),
+                                    self.button(
+                                        "btn_keep_going",
+                                        callbacks.flow(rev, Action(ActionName.KEEP_GOING)),
+                                    ),
+                                ]
+                            ]
+                        ),
+                    )
+                ]
+        raise TypeError(f"cannot render {type(screen).__name__}")
+
+    def notice(self, notice: Notice) -> str:
+        if notice.kind is NoticeKind.CHOICE_NOTE and notice.note is not None:
+            return "ℹ️ " + html.escape(notice.note.get(self.language))
+        if notice.kind is NoticeKind.TOO_LONG:
+            return "⚠️ " + self.t("notice_too_long", limit=notice.limit, length=notice.length)
+        return "⚠️ " + self.t(f"notice_{notice.kind.value}")
+
+    def ask_text(self, ask: Ask) -> str:
+        question = ask.question
+        header = (
+            self.t("editing_header")
+            if ask.editing
+            else self.t("question_header", number=ask.number, total=ask.total)
+        )
+        lines = [header, html.escape(question.text.get(self.language))]
+        if question.hint is not None:
+            lines.append(f"<i>{html.escape(question.hint.get(self.language))}</i>")
+        hints = []
+        if not question.required:
+            hints.append(self.t("optional_hint"))
+        if question.kind is Kind.TEXT:
+            hints.append(self.t("hint_text", limit=question.max_length))
+        elif question.kind is Kind.MULTI:
+            hints.append(self.t("hint_multi"))
+        elif question.kind is Kind.DATE:
+            hints.append(self.t("hint_date"))
+        if hints:
+            lines.append(f"<i>{' '.join(hints)}</i>")
+        if ask.current is not None:
+            answer = self.answer_text(question, ask.current)
+            lines.append(self.t("current_answer", answer=_shorten(answer, 300)))
+        return "\n".join(lines)
+
+    def ask_keyboard(self, ask: Ask, rev: int) -> InlineKeyboardMarkup:
+        question = ask.question
+        rows: list[list[InlineKeyboardButton]] = []
+        if question.kind is Kind.MULTI:
+            for choice in question.choices:
+                mark = "☑️ " if choice.id in ask.selection else "⬜️ "
+                rows.append(
+                    [
+                        InlineKeyboardButton(
+                            mark + choice.label.get(self.language),
+                            callback_data=callbacks.flow(rev, Toggle(choice.id)),
+                        )
+                    ]
+                )
+            rows.append([self.button("btn_done", callbacks.flow(rev, Action(ActionName.DONE)))])
+        elif question.kind is Kind.YESNO:
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        c.label.get(self.language), callback_data=callbacks.flow(rev, Pick(c.id))
+                    )
+                    for c in question.choices
+                ]
+            )
+        elif question.kind is Kind.SINGLE:
+            rows.extend(
+                [
+                    InlineKeyboardButton(
+                        c.label.get(self.language), callback_data=callbacks.flow(rev, Pick(c.id))
+                    )
+                ]
+                for c in question.choices
+            )
+        elif question.kind is Kind.DATE:
+            today, yesterday, unknown = (
+                InlineKeyboardButton(self.t(key), callback_data=callbacks.flow(rev, Pick(value)))
+                for key, value in zip(
+                    ("btn_today", "btn_yesterday", "btn_dont_remember"), DATE_SHORTCUTS, strict=True
+                )
+            )
+            rows.extend([[today, yesterday], [unknown]])
+        nav = [self.button("btn_back", callbacks.flow(rev, Action(ActionName.BACK)))]
+        if not question.required:
+            nav.append(self.button("btn_skip", callbacks.flow(rev, Action(ActionName.SKIP))))
+        nav.append(self.button("btn_cancel", callbacks.flow(rev, Action(ActionName.CANCEL))))
+        rows.append(nav)
+        return InlineKeyboardMarkup(rows)
+
+    def review(self, review: Review, rev: int, notices: str) -> list[Outgoing]:
+        """The summary, split over several messages when long answers need the room."""
+        blocks = [notices + self.t("review_title")]
+        for item in review.items:
+            label = f"<b>{html.escape(item.question.short.get(self.language))}</b>"
+            value = (
+                self.answer_text(item.question, item.answer)
+                if item.answer is not None
+                else self.t("review_skipped")
+            )
+            blocks.append(f"{label}\n{value}")
+        keyboard = InlineKeyboardMarkup(
+            [
+                [self.button("btn_submit", callbacks.flow(rev, Action(ActionName.SUBMIT)))],
+                [
+                    self.button("btn_edit", callbacks.flow(rev, Action(ActionName.EDIT_MENU))),
+                    self.button("btn_discard", callbacks.flow(rev, Action(ActionName.CANCEL))),
+                ],
+            ]
+        )
+        messages: list[str] = []
+        for block in blocks:
+            if (
+                messages
+                and _visible_length(messages[-1]) + _visible_length(block) + 2 <= MESSAGE_BUDGET
+            ):
+                messages[-1] += "\n\n" + block
+            else:
+                messages.append(block)
+        out: list[Outgoing] = [Send(text) for text in messages[:-1]]
+        out.append(Send(messages[-1], keyboard))
+        return out
+
+    def answer_text(self, question: Question, answer: Answer) -> str:
+        """An answer as the reporter should read it back: labels for choices, escaped text."""
+        if question.kind in (Kind.SINGLE, Kind.MULTI, Kind.YESNO):
+            ids = answer if isinstance(answer, list) else [answer]
+            labels = [
+                c.label.get(self.language) if (c := question.choice(i)) is not None else i
+                for i in ids
+            ]
+            return html.escape(", ".join(labels))
+        if question.kind is Kind.DATE and answer == UNKNOWN:
+            return self.t("date_unknown")
+        return html.escape(answer if isinstance(answer, str) else ", ".join(answer))
+
+
+def _visible_length(text: str) -> int:
+    """Roughly what Telegram counts: text without tags, entities as one character."""
+    plain, inside = [], False
+    for ch in text:
+        if ch == "<":
+            inside = True
+        elif ch == ">" and inside:
+            inside = False
+        elif not inside:
+            plain.append(ch)
+    return len(html.unescape("".join(plain)))
+
+
+def _shorten(text_html: str, limit: int) -> str:
+    plain = html.unescape(text_html)
+    return text_html if len(plain) <= limit else html.escape(plain[: limit - 1]) + "…"
