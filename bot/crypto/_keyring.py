@@ -1,0 +1,357 @@
+"""The keyring: key-encryption keys (KEKs) plus the blind-index key, and the key file."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import stat
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bot.crypto._aead import (
+    KEY_BYTES,
+    MAX_KEY_ID,
+    CryptoError,
+    DataKey,
+    DecryptionError,
+    KeyConfigError,
+    data_key_bytes,
+    encode_parts,
+    open_parts,
+    seal_blob,
+    split_blob,
+)
+
+_WRAP_KIND: Final = "wrapped-data-key"
+_KEK_CHECK_KIND: Final = "kek-check"
+_INDEX_KIND: Final = "blind-index"
+_INDEX_CHECK_KIND: Final = "index-check"
+_KEK_CHECK_PLAINTEXT: Final = b"confide kek check"
+
+_INDEX_NAME: Final = "index"
+_KEK_NAME = re.compile(r"kek\.([1-9][0-9]{0,9})")
+# Only names this short and plain are echoed in errors, so a pasted key never is.
+_ECHOABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,15}")
+
+_FILE_HEADER: Final = """\
+# Confide keys. These decrypt every report in the database: keep this file secret
+# (mode 0600, readable only by the bot's user) and never commit or share it.
+# Back it up somewhere safe and apart from the database backups:
+# losing this file loses every report, and a copy next to the database protects nothing.
+"""
+
+
+def kek_name(kek_id: int) -> str:
+    return f"kek.{kek_id}"
+
+
+def _describe_ids(ids: list[int]) -> str:
+    names = ", ".join(kek_name(i) for i in ids)
+    return f"key {names}, which is" if len(ids) == 1 else f"keys {names}, which are"
+
+
+class Keyring:
+    """KEKs (newest encrypts, all decrypt) and the never-rotating blind-index key."""
+
+    __slots__ = ("_aeads", "_index_key", "_keks")
+
+    def __init__(self, keks: Mapping[int, bytes], index_key: bytes) -> None:
+        if not isinstance(keks, Mapping) or not keks:
+            raise KeyConfigError("the key file has no key-encryption key (kek.1 = ...)")
+        checked: dict[int, bytes] = {}
+        for kek_id, key in keks.items():
+            if isinstance(kek_id, bool) or not isinstance(kek_id, int) or kek_id < 1:
+                raise KeyConfigError("key-encryption key ids must be positive integers")
+            if kek_id > MAX_KEY_ID:
+                raise KeyConfigError(f"key id {kek_name(kek_id)} is too large")
+            checked[kek_id] = _check_key(key, kek_name(kek_id))
+        index = _check_key(index_key, "the index key")
+        if any(hmac.compare_digest(index, k) for k in checked.values()):
+            raise KeyConfigError(
+                "the index key equals a key-encryption key; each key must be independent"
+            )
+        self._keks: Mapping[int, bytes] = MappingProxyType(dict(sorted(checked.items())))
+        self._index_key = index
+        self._aeads = {kek_id: AESGCM(key) for kek_id, key in self._keks.items()}
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        """A fresh keyring for a new installation: kek.1 and an index key."""
+        return cls({1: os.urandom(KEY_BYTES)}, os.urandom(KEY_BYTES))
+
+    @classmethod
+    def parse(cls, text: str) -> Keyring:
+        """Read key-file text; entries are separated by newlines or ';' (one-line env form)."""
+        if not isinstance(text, str) or not text.strip():
+            raise KeyConfigError("the key text is empty: expected 'index = ...' and 'kek.1 = ...'")
+        keks: dict[int, bytes] = {}
+        index_key: bytes | None = None
+        seen_entry = False
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if line.strip().startswith("#"):
+                continue
+            entries = [e.strip() for e in line.split(";")]
+            entries = [e for e in entries if e and not e.startswith("#")]
+            for number, entry in enumerate(entries, start=1):
+                where = f"line {lineno}" if len(entries) == 1 else f"line {lineno}, entry {number}"
+                seen_entry = True
+                name, sep, value = entry.partition("=")
+                name = name.strip()
+                if not sep or not name:
+                    raise KeyConfigError(f"key text {where}: expected 'name = base64 value'")
+                if name == _INDEX_NAME:
+                    if index_key is not None:
+                        raise KeyConfigError(f"key text {where}: 'index' is given twice")
+                    index_key = _decode_key(value, f"key text {where} ('index')")
+                    continue
+                match = _KEK_NAME.fullmatch(name)
+                if match is None:
+                    shown = f"'{name}'" if _ECHOABLE_NAME.fullmatch(name) else "(not shown)"
+                    raise KeyConfigError(
+                        f"key text {where}: unknown entry name {shown}; "
+                        "expected 'index' or 'kek.<n>' with n = 1, 2, ..."
+                    )
+                kek_id = int(match.group(1))
+                if kek_id > MAX_KEY_ID:
+                    raise KeyConfigError(f"key text {where}: key id {name} is too large")
+                if kek_id in keks:
+                    raise KeyConfigError(f"key text {where}: '{name}' is given twice")
+                keks[kek_id] = _decode_key(value, f"key text {where} ('{name}')")
+        if not seen_entry:
+            raise KeyConfigError("the key text has only comments: no keys in it")
+        if index_key is None:
+            raise KeyConfigError("the key text has no 'index = ...' entry (the blind-index key)")
+        if not keks:
+            raise KeyConfigError("the key text has no 'kek.<n> = ...' entry (encryption key)")
+        return cls(keks, index_key)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
+        """Load the key file, refusing one that group or others could read or write."""
+        shown = os.fspath(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            raise KeyConfigError(
+                f"key file {shown} does not exist: restore it from your key backup "
+                "(or point the configuration at the right file)"
+            ) from None
+        except OSError as exc:
+            raise KeyConfigError(f"key file {shown} cannot be opened: {exc.strerror}") from None
+        try:
+            # fstat on the open descriptor: the file checked is the file read.
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise KeyConfigError(f"key file {shown} is not a regular file")
+            if os.name == "posix" and st.st_mode & 0o077:
+                raise KeyConfigError(
+                    f"key file {shown} is accessible by group or others "
+                    f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {shown}"
+                )
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise KeyConfigError(f"key file {shown} cannot be read: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        try:
+            text = raw.decode("utf-8-sig")  # tolerate an editor-added BOM
+        except UnicodeDecodeError:
+            raise KeyConfigError(f"key file {shown} is not UTF-8 text") from None
+        try:
+            return cls.parse(text)
+        except KeyConfigError as exc:
+            raise KeyConfigError(f"key file {shown}: {exc}") from None
+
+    def dump(self) -> str:
+        """Key-file text (with a header saying what it is and how to keep it)."""
+        lines = [_FILE_HEADER.rstrip("\n"), f"{_INDEX_NAME} = {_b64(self._index_key)}"]
+        lines += [f"{kek_name(i)} = {_b64(k)}" for i, k in self._keks.items()]
+        return "\n".join(lines) + "\n"
+
+    def write_new_file(self, path: str | os.PathLike[str]) -> None:
+        """Create the key file with mode 0600; FileExistsError if it exists (never overwrite)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags, 0o600)
+        try:
+            if os.name == "posix":
+                os.fchmod(fd, 0o600)  # in case of an unusual umask or inherited ACL defaults
+            with os.fdopen(fd, "wb", closefd=False) as handle:
+                handle.write(self.dump().encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            os.close(fd)
+            # Only remove what this call created, never a pre-existing file (O_EXCL above).
+            os.unlink(path)
+            raise
+        os.close(fd)
+
+    def with_new_kek(self) -> Keyring:
+        """Rotation: a copy with a new KEK (id = max + 1) that becomes current."""
+        keks = dict(self._keks)
+        keks[max(keks) + 1] = os.urandom(KEY_BYTES)
+        return Keyring(keks, self._index_key)
+
+    # -- introspection ------------------------------------------------------------------
+
+    @property
+    def current_kek_id(self) -> int:
+        return max(self._keks)
+
+    @property
+    def kek_ids(self) -> tuple[int, ...]:
+        return tuple(self._keks)
+
+    def __repr__(self) -> str:
+        return f"Keyring(kek_ids={self.kek_ids}, current_kek_id={self.current_kek_id})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Keyring cannot be pickled: it holds every key")
+
+    # -- wrapping data keys ---------------------------------------------------------------
+
+    def wrap(self, key: DataKey, owner: str) -> bytes:
+        """Encrypt a record's data key under the current KEK, bound to owner ("cases:<id>")."""
+        _check_owner(owner)
+        kek_id = self.current_kek_id
+        return seal_blob(self._aeads[kek_id], kek_id, data_key_bytes(key), _WRAP_KIND, owner)
+
+    def unwrap(self, wrapped: bytes, owner: str) -> DataKey:
+        _check_owner(owner)
+        kek_id, header, nonce, body = split_blob(wrapped)
+        aead = self._aeads.get(kek_id)
+        if aead is None:
+            raise DecryptionError(
+                f"cannot unwrap the data key of {owner}: key {kek_name(kek_id)} "
+                "is not in the key file"
+            )
+        raw = open_parts(aead, header, nonce, body, _WRAP_KIND, owner)
+        if raw is None:
+            raise DecryptionError(
+                f"cannot unwrap the data key of {owner} with {kek_name(kek_id)}: "
+                "tampered, wrong key, or copied from another record"
+            )
+        try:
+            return DataKey(raw)
+        except CryptoError as exc:  # authenticated but not a key: written by something else
+            raise DecryptionError(f"the wrapped key of {owner} is not a data key") from exc
+
+    def rewrap(self, wrapped: bytes, owner: str) -> bytes:
+        """Re-encrypt a wrapped data key under the current KEK; field blobs stay as they are."""
+        return self.wrap(self.unwrap(wrapped, owner), owner)
+
+    @staticmethod
+    def wrapped_kek_id(wrapped: bytes) -> int:
+        """Which KEK a wrapped key is under (to find keys still needing a rewrap)."""
+        return split_blob(wrapped)[0]
+
+    # -- blind indexes ----------------------------------------------------------------------
+
+    def blind_index(self, purpose: str, value: str | bytes) -> bytes:
+        """HMAC-SHA256 look-up token: equal inputs match, but the hash reveals nothing.
+
+        The purpose ("chat", "receipt", "person") separates domains, so a chat id's token
+        cannot be matched against a receipt's.
+        """
+        if not isinstance(purpose, str) or not purpose:
+            raise ValueError("blind_index purpose must be a non-empty str")
+        if not isinstance(value, str | bytes):
+            raise TypeError(f"blind_index value must be str or bytes, not {type(value).__name__}")
+        message = encode_parts(_INDEX_KIND, purpose, value)
+        return hmac.new(self._index_key, message, hashlib.sha256).digest()
+
+    # -- start-up key check -------------------------------------------------------------------
+
+    def make_kek_check(self, kek_id: int) -> bytes:
+        """A constant sealed under that KEK, for the database to keep and verify() to test."""
+        aead = self._aeads.get(kek_id)
+        if aead is None:
+            raise KeyConfigError(f"key {kek_name(kek_id)} is not in the key file")
+        return seal_blob(aead, kek_id, _KEK_CHECK_PLAINTEXT, _KEK_CHECK_KIND, str(kek_id))
+
+    def index_check(self) -> bytes:
+        """HMAC of a constant under the index key, for the database to keep and compare."""
+        message = encode_parts(_INDEX_CHECK_KIND)
+        return hmac.new(self._index_key, message, hashlib.sha256).digest()
+
+    def verify(self, kek_checks: Mapping[int, bytes], index_check: bytes | None) -> None:
+        """Check the key file against the database's check values before touching data.
+
+        kek_checks maps each KEK id the database uses to its make_kek_check() blob;
+        index_check is None only for a database that has not stored one yet. KEKs in the
+        file but unknown to the database are fine (a new key whose check is not yet stored).
+        """
+        missing = sorted(i for i in kek_checks if i not in self._aeads)
+        if missing:
+            raise KeyConfigError(
+                f"the database has data encrypted under {_describe_ids(missing)} "
+                "not in the key file: use the key file that belongs to this database "
+                "(or restore the missing key from your backup)"
+            )
+        wrong = sorted(i for i, blob in kek_checks.items() if not self._kek_check_ok(i, blob))
+        if wrong:
+            names = ", ".join(kek_name(i) for i in wrong)
+            subject = f"key {names} in the key file does"
+            if len(wrong) > 1:
+                subject = f"keys {names} in the key file do"
+            raise KeyConfigError(
+                f"{subject} not match the database: wrong key file? "
+                "Use the key file that belongs to this database."
+            )
+        if index_check is not None and not hmac.compare_digest(
+            bytes(index_check), self.index_check()
+        ):
+            raise KeyConfigError(
+                "the index key in the key file does not match the database: wrong key file? "
+                "Use the key file that belongs to this database."
+            )
+
+    def _kek_check_ok(self, kek_id: int, blob: bytes) -> bool:
+        try:
+            blob_id, header, nonce, body = split_blob(blob)
+        except DecryptionError:
+            return False
+        if blob_id != kek_id:
+            return False
+        opened = open_parts(self._aeads[kek_id], header, nonce, body, _KEK_CHECK_KIND, str(kek_id))
+        return opened is not None and hmac.compare_digest(opened, _KEK_CHECK_PLAINTEXT)
+
+
+def _check_key(key: object, what: str) -> bytes:
+    if not isinstance(key, bytes | bytearray):
+        raise KeyConfigError(f"{what} must be bytes")
+    if len(key) != KEY_BYTES:
+        raise KeyConfigError(f"{what} must be {KEY_BYTES} bytes, not {len(key)}")
+    return bytes(key)
+
+
+def _check_owner(owner: str) -> None:
+    if not isinstance(owner, str) or not owner:
+        raise ValueError("owner must be a non-empty str such as 'cases:<id>'")
+
+
+def _decode_key(value: str, where: str) -> bytes:
+    """Standard base64 of exactly 32 bytes; the error names the entry, never the value."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyConfigError(f"{where}: the value is not valid standard base64") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyConfigError(
+            f"{where}: the value decodes to {len(raw)} bytes; keys are {KEY_BYTES} bytes"
+        )
+    return raw
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
