@@ -1,0 +1,76 @@
+"""Fixtures: a really migrated database (SQLite, or PostgreSQL when CONFIDE_TEST_DATABASE_URL
+is set), the project's Telegram Bot API emulator, keys, and the bot itself."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.crypto import Keyring
+from bot.store.database import create_engine
+from harness import BOT_USERNAME, TOKEN, InProcessBot, bot_environment
+
+if TYPE_CHECKING:
+    from emulator import BotApiEmulator
+
+POSTGRES_URL = os.environ.get("CONFIDE_TEST_DATABASE_URL")
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of its own for each test."""
+    if not POSTGRES_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path}/confide.db"
+        return
+    name = f"confide_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring.generate()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    from emulator import BotApiEmulator
+
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bot_env(
+    tmp_path: Path, database_url: str, emulator: BotApiEmulator, keyring: Keyring
+) -> dict[str, str]:
+    return bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump())
+
+
+@pytest.fixture
+async def bot(bot_env: dict[str, str]) -> AsyncIterator[InProcessBot]:
+    running = InProcessBot(bot_env)
+    await running.start()
+    yield running
+    await running.stop()
