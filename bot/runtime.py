@@ -72,7 +72,9 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
         raise ConfigError("The database schema is not up to date: run `confide migrate` first.")
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+async def serve(
+    settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
     keyring = load_keyring(settings)
     intake = Intake(load_questionnaire(settings.questionnaire))
     token = settings.require_token()
@@ -101,6 +103,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             )
             pruner = asyncio.create_task(_prune_forever(service, settings))
             log.info("event=started")
+            if ready is not None:
+                ready.set()
             await stop.wait()
             log.info("event=stopping")
             pruner.cancel()

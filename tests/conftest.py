@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from harness import BOT_USERNAME, TOKEN, InProcessBot, bot_environment
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.crypto import Keyring
 from bot.store.database import create_engine
-from harness import BOT_USERNAME, TOKEN, InProcessBot, bot_environment
 
 if TYPE_CHECKING:
     from emulator import BotApiEmulator

@@ -26,6 +26,9 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An engine that never puts bound parameters (ciphertext, hashes) into error messages."""
     if is_sqlite(url):
+        # One connection: SQLite has one writer at a time anyway, and queueing in the pool
+        # (FIFO, asynchronous) is far cheaper than SQLite's sleeping busy handler.
+        options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120} | options
         engine = create_async_engine(url, hide_parameters=True, **options)
         _make_sqlite_safe_for_concurrency(engine)
         return engine

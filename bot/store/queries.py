@@ -6,22 +6,23 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Case, Chat, KeyCheck, ProcessedUpdate
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record that this update is being handled; False if it already was (a redelivery)."""
-    if await session.get(ProcessedUpdate, update_id) is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
-    except IntegrityError:
-        return False  # another replica took it between our look and our insert
-    return True
+    """Record that this update is being handled; False if it already was (a redelivery, or
+    another replica got it first). One statement, atomic on both databases."""
+    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        insert(ProcessedUpdate)
+        .values(update_id=update_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def chat_by_lookup(session: AsyncSession, lookup: bytes) -> Chat | None:

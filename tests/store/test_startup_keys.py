@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.crypto import Keyring, KeyConfigError
+from bot.crypto import KeyConfigError, Keyring
 from bot.runtime import check_keys
 from bot.store.database import migrate, session_factory
 
