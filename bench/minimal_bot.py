@@ -37,18 +37,33 @@ def applicable(answers: dict[str, object]) -> list[Question]:
 def keyboard(question: Question, ticked: list[str]) -> InlineKeyboardMarkup:
     rows = []
     if question.kind is Kind.MULTI:
-        rows = [[InlineKeyboardButton(("☑️ " if c.id in ticked else "⬜️ ") + c.label.en,
-                                      callback_data=f"t|{c.id}")] for c in question.choices]
+        rows = [
+            [
+                InlineKeyboardButton(
+                    ("☑️ " if c.id in ticked else "⬜️ ") + c.label.en, callback_data=f"t|{c.id}"
+                )
+            ]
+            for c in question.choices
+        ]
         rows.append([InlineKeyboardButton("✅ Done", callback_data="d")])
     elif question.kind is Kind.DATE:
-        rows = [[InlineKeyboardButton("Today", callback_data="p|today"),
-                 InlineKeyboardButton("Yesterday", callback_data="p|yesterday")]]
+        rows = [
+            [
+                InlineKeyboardButton("Today", callback_data="p|today"),
+                InlineKeyboardButton("Yesterday", callback_data="p|yesterday"),
+            ]
+        ]
     else:
-        rows = [[InlineKeyboardButton(c.label.en, callback_data=f"p|{c.id}")]
-                for c in question.choices]
-    rows.append([InlineKeyboardButton("◀️ Back", callback_data="b"),
-                 InlineKeyboardButton("Skip ⏭", callback_data="s"),
-                 InlineKeyboardButton("✖️ Cancel", callback_data="x")])
+        rows = [
+            [InlineKeyboardButton(c.label.en, callback_data=f"p|{c.id}")] for c in question.choices
+        ]
+    rows.append(
+        [
+            InlineKeyboardButton("◀️ Back", callback_data="b"),
+            InlineKeyboardButton("Skip ⏭", callback_data="s"),
+            InlineKeyboardButton("✖️ Cancel", callback_data="x"),
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -57,25 +72,34 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert data is not None
     questions = applicable(data["answers"])
     if data["index"] >= len(questions):
-        summary = "\n".join(f"<b>{q.short.en}</b>\n{html.escape(str(data['answers'].get(q.id)))}"
-                            for q in questions)
+        summary = "\n".join(
+            f"<b>{q.short.en}</b>\n{html.escape(str(data['answers'].get(q.id)))}" for q in questions
+        )
         await update.effective_chat.send_message(  # type: ignore[union-attr]
-            "Please check your report\n\n" + summary, parse_mode=ParseMode.HTML,
-            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("📨 Send report",
-                                                                     callback_data="send")]]))
+            "Please check your report\n\n" + summary,
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("📨 Send report", callback_data="send")]]
+            ),
+        )
         return REVIEW
     question = questions[data["index"]]
     await update.effective_chat.send_message(  # type: ignore[union-attr]
         f"<b>Question {data['index'] + 1}/{len(questions)}</b>\n{html.escape(question.text.en)}",
-        parse_mode=ParseMode.HTML, reply_markup=keyboard(question, []))
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(question, []),
+    )
     return ASKING
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     await update.effective_chat.send_message(  # type: ignore[union-attr]
-        "<b>Confide</b> (baseline)", parse_mode=ParseMode.HTML,
-        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("📝 Make a report",
-                                                                 callback_data="report")]]))
+        "<b>Confide</b> (baseline)",
+        parse_mode=ParseMode.HTML,
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("📝 Make a report", callback_data="report")]]
+        ),
+    )
     return MENU
 
 
@@ -119,7 +143,8 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
     await update.effective_chat.send_message(  # type: ignore[union-attr]
         f"✅ Your report was sent.\nYour receipt code:\n<code>{code}</code>",
-        parse_mode=ParseMode.HTML)
+        parse_mode=ParseMode.HTML,
+    )
     return ConversationHandler.END
 
 
@@ -129,16 +154,20 @@ def main() -> None:
     application = (
         Application.builder().token(os.environ["CONFIDE_TELEGRAM_TOKEN"]).base_url(base_url).build()
     )
-    application.add_handler(ConversationHandler(
-        entry_points=[CommandHandler("start", start)],
-        states={
-            MENU: [CallbackQueryHandler(begin, pattern="^report$")],
-            ASKING: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_text),
-                     CallbackQueryHandler(on_button)],
-            REVIEW: [CallbackQueryHandler(send, pattern="^send$")],
-        },
-        fallbacks=[CommandHandler("start", start)],
-    ))
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("start", start)],
+            states={
+                MENU: [CallbackQueryHandler(begin, pattern="^report$")],
+                ASKING: [
+                    MessageHandler(filters.TEXT & ~filters.COMMAND, on_text),
+                    CallbackQueryHandler(on_button),
+                ],
+                REVIEW: [CallbackQueryHandler(send, pattern="^send$")],
+            },
+            fallbacks=[CommandHandler("start", start)],
+        )
+    )
     print("event=started", flush=True)
     application.run_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
 

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.cases.ids import new_receipt_code, new_short_id, normalize_receipt_code
 from bot.crypto import DataKey, FieldRef, Keyring
@@ -38,6 +40,7 @@ from bot.store.models import Case, Chat
 
 log = logging.getLogger(__name__)
 CASE_STATUS_NEW = "new"
+CONFLICT_RETRIES = 5
 
 
 # ---- what comes in ------------------------------------------------------------------------
@@ -223,21 +226,32 @@ class ReporterService:
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """Handle one update from a private chat; None if it was already handled."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await self._handle_once(incoming)
+            except (StaleDataError, IntegrityError):
+                # Another process wrote this chat meanwhile (or created it): start over from
+                # what it wrote; a duplicate of its update is then recognised and skipped.
+                log.info("event=chat_write_conflict")
+        raise RuntimeError("chat kept changing under us")
+
+    async def _handle_once(self, incoming: Incoming) -> Reply | None:
         now = self.clock()
         async with self.sessions.begin() as session:
-            if not await queries.claim_update(session, incoming.update_id, now):
-                log.info("event=update_duplicate")
-                return None
             lookup = self.keyring.blind_index("chat", str(incoming.chat_id))
             chat = await queries.chat_by_lookup(session, lookup)
             if chat is None:
                 chat = self._new_chat(lookup, now)
                 session.add(chat)
+            elif chat.last_update_id is not None and incoming.update_id <= chat.last_update_id:
+                log.info("event=update_duplicate")
+                return None
             key = self.keyring.unwrap(chat.wrapped_key, _owner(chat))
             state = self._load_state(chat, key)
             turn = _Turn(self, session, chat, state, incoming, now)
             views = await turn.run()
             self._save_state(chat, key, turn.state)
+            chat.last_update_id = incoming.update_id
             chat.updated_at = now
             language = pick_language(chat.language, incoming.client_language, self.default_language)
         return Reply(language=language, views=tuple(views))
@@ -291,7 +305,6 @@ class ReporterService:
     async def forget_stale_drafts(self, max_age: timedelta) -> int:
         async with self.sessions.begin() as session:
             count = await queries.forget_stale_drafts(session, self.clock() - max_age)
-            await queries.forget_processed_updates(session, self.clock() - timedelta(days=7))
         if count:
             log.info("event=drafts_expired count=%d", count)
         return count

@@ -36,13 +36,14 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 
 
 def _make_sqlite_safe_for_concurrency(engine: AsyncEngine) -> None:
-    """WAL for concurrent readers; BEGIN IMMEDIATE so two writers queue on the busy timeout
-    instead of failing with "database is locked" when a read transaction upgrades to a write
-    (this also holds across several bot processes sharing the file)."""
+    """WAL for concurrent readers, and write transactions that take the write lock at their
+    first write (BEGIN IMMEDIATE, issued by the driver inside that statement's own round
+    trip), so that two writers — also in two bot processes — queue on the busy timeout
+    instead of failing with "database is locked" when a reader upgrades to a writer."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
+        dbapi_connection.isolation_level = "IMMEDIATE"
         cursor = dbapi_connection.cursor()
         for pragma in (
             "PRAGMA journal_mode=WAL",
@@ -53,10 +54,6 @@ def _make_sqlite_safe_for_concurrency(engine: AsyncEngine) -> None:
         ):
             cursor.execute(pragma)
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -55,7 +56,9 @@ class Chat(Base):
     """One private chat with the bot: its preferences and its encrypted conversation state.
 
     `lookup` is a keyed hash of the Telegram chat id, so the row can be found on each update
-    without the chat id ever being stored in the clear."""
+    without the chat id ever being stored in the clear. `last_update_id` de-duplicates
+    Telegram's updates (a redelivery, or one that reached two replicas) in the same row write
+    as their effect; `version` makes two concurrent writers of one chat detect each other."""
 
     __tablename__ = "chats"
 
@@ -64,8 +67,12 @@ class Chat(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_update_id: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(Timestamp())
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Case(Base):
@@ -91,13 +98,3 @@ class KeyCheck(Base):
 
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class ProcessedUpdate(Base):
-    """Telegram update ids already handled: a redelivered update (after a crash, or to a
-    second replica) is recognised and skipped, inside the same transaction as its effect."""
-
-    __tablename__ = "processed_updates"
-
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    processed_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)

@@ -5,24 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Case, Chat, KeyCheck, ProcessedUpdate
-
-
-async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record that this update is being handled; False if it already was (a redelivery, or
-    another replica got it first). One statement, atomic on both databases."""
-    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    result = await session.execute(
-        insert(ProcessedUpdate)
-        .values(update_id=update_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-    )
-    return bool(getattr(result, "rowcount", 0))
+from bot.store.models import Case, Chat, KeyCheck
 
 
 async def chat_by_lookup(session: AsyncSession, lookup: bytes) -> Chat | None:
@@ -48,10 +34,6 @@ async def forget_stale_drafts(session: AsyncSession, older_than: datetime) -> in
         update(Chat).where(Chat.state.is_not(None), Chat.updated_at < older_than).values(state=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def forget_processed_updates(session: AsyncSession, older_than: datetime) -> None:
-    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < older_than))
 
 
 async def key_checks(session: AsyncSession) -> dict[str, bytes]:

@@ -23,6 +23,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .concurrent_updates(PerChatUpdateProcessor())
+
         .build()
     )
 

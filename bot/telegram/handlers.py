@@ -45,16 +45,18 @@ class ReporterHandler:
         if incoming is None:
             return
         query = update.callback_query
-        if query is not None:
-            # Stop the button's spinner first; the answer itself follows as a message.
-            await _quietly(query.answer())
+        # Stop the button's spinner while the work is done; the answer follows as a message.
+        spinner = asyncio.create_task(_quietly(query.answer())) if query is not None else None
         try:
             reply = await self.service.handle(incoming)
-        except Exception as error:
+        except Exception as error:  # any failure still gets a clear answer, without details
             log.error("event=handler_failed error=%s", type(error).__name__)
             language = self.service.language_for(incoming.client_language)
             await self.deliver(context, chat.id, [self.renderer.error(language)])
             return
+        finally:
+            if spinner is not None:
+                await spinner
         if reply is not None:
             await self.deliver(context, chat.id, self.renderer.render(reply.views, reply.language))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from emulator import BotApiEmulator, BotMessage, UserClient
@@ -14,6 +15,13 @@ from bot.crypto import DataKey, FieldRef, Keyring
 from bot.store.models import Case, Chat
 
 RECEIPT = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+def shown(user: UserClient) -> BotMessage:
+    """The newest bot message in the chat (there must be one)."""
+    message = user.last_message
+    assert message is not None
+    return message
 
 
 def has_button(message: BotMessage, label: str) -> bool:
@@ -43,14 +51,16 @@ async def start_report(user: UserClient) -> None:
     assert "Question 1/" in await click(user, "Make a report")
 
 
-async def answer_everything(user: UserClient, account: str = "He cornered me after the meeting.") -> str:
+async def answer_everything(
+    user: UserClient, account: str = "He cornered me after the meeting."
+) -> str:
     """Fill in the default questionnaire, touching every kind of question; returns the review."""
     await start_report(user)
     assert "Question 2/" in await click(user, "Sexual harassment")
     assert "Question 3/" in await reply_to(user, "2026-08-02")
     await click(user, "Several times")
     await click(user, "At the office")
-    assert "Question 5/" in user.last_message.text
+    assert "Question 5/" in shown(user).text
     await reply_to(user, account)
     await user.click("My manager")
     toggled = await user.next_message(WAIT)
@@ -74,7 +84,7 @@ async def test_full_report_from_start_to_receipt(
     review = await answer_everything(alice)
     assert "Please check your report" in review
     assert "He cornered me after the meeting." in review
-    assert has_button(alice.last_message, "Send report")
+    assert has_button(shown(alice), "Send report")
     await alice.click("Send report")
     receipt = await alice.next_message()
     code = RECEIPT.search(receipt.text)
@@ -134,9 +144,7 @@ async def test_raw_database_holds_no_answer_id_or_name(
     await carol.next_message()
     await bot.stop()  # flush everything to the file (WAL included)
     path = database_url.removeprefix("sqlite+aiosqlite:///")
-    raw = b"".join(
-        open(p, "rb").read() for p in (path, path + "-wal") if __import__("os").path.exists(p)
-    )
+    raw = b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
     for secret in (account, "A. Manager", "B. Witness", str(carol.id), "Carolyn", "carolyn_secret"):
         assert secret.encode() not in raw, secret
         assert secret.encode("utf-16-le") not in raw, secret
@@ -165,16 +173,16 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
     await start_report(erin)
     text = await reply_to(erin, "it was bad")
     assert "choose one of the buttons" in text and "Question 1/" in text
-    assert has_button(erin.last_message, "Verbal harassment")
+    assert has_button(shown(erin), "Verbal harassment")
     await erin.send_sticker()
     assert "only take typed text" in (await erin.next_message()).text
     await erin.send_voice()
     assert "only take typed text" in (await erin.next_message()).text
     await erin.send_location()
     assert "only take typed text" in (await erin.next_message()).text
-    await erin.click_data("f999|p|verbal", message=erin.last_message)
+    await erin.click_data("f999|p|verbal", message=shown(erin))
     assert "earlier message" in (await erin.next_message()).text
-    await erin.click_data("garbage\x00data", message=erin.last_message)
+    await erin.click_data("garbage\x00data", message=shown(erin))
     assert "earlier message" in (await erin.next_message()).text
     await click(erin, "Verbal harassment")
     text = await reply_to(erin, "sometime")
@@ -188,7 +196,7 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
     text = await reply_to(erin, "x" * 3500)
     assert "3500 characters; the limit here is 3000" in text
     # Still on the same question, and what was typed before is intact.
-    assert "Question 5/" in erin.last_message.text
+    assert "Question 5/" in shown(erin).text
 
 
 async def test_user_text_is_escaped_everywhere(emulator: BotApiEmulator, bot: InProcessBot) -> None:
@@ -218,7 +226,9 @@ async def test_cancel_asks_then_discards(emulator: BotApiEmulator, bot: InProces
     assert "no report in progress" in await reply_to(hal, "/cancel")
 
 
-async def test_help_and_privacy_work_mid_report(emulator: BotApiEmulator, bot: InProcessBot) -> None:
+async def test_help_and_privacy_work_mid_report(
+    emulator: BotApiEmulator, bot: InProcessBot
+) -> None:
     ida = emulator.new_user(first_name="Ida", language_code="en")
     await start_report(ida)
     assert "/status" in await reply_to(ida, "/help")
@@ -228,7 +238,9 @@ async def test_help_and_privacy_work_mid_report(emulator: BotApiEmulator, bot: I
     assert "Question 1/" in (await ida.next_message()).text
 
 
-async def test_chinese_client_and_language_switch(emulator: BotApiEmulator, bot: InProcessBot) -> None:
+async def test_chinese_client_and_language_switch(
+    emulator: BotApiEmulator, bot: InProcessBot
+) -> None:
     li = emulator.new_user(first_name="Li", language_code="zh-hans")
     await li.send("/start")
     assert has_button((await li.next_message()), "开始举报")

@@ -1,0 +1,200 @@
+"""Benchmark: N simulated reporters file the whole default questionnaire through the
+emulator, against Confide and against a minimal in-memory ConversationHandler bot.
+
+    python bench/run.py                  # 1, 50 and 200 reporters, 3 runs each
+    python bench/run.py --users 50 --runs 5
+
+Each bot runs as its own OS process (as in production); the emulator and the simulated
+reporters share this process. Prints throughput (updates handled per second), reply latency
+as the reporter sees it (p50/p99), and the bot's peak memory (VmHWM), each as the median of
+the runs with the spread (min-max), then Confide's ratios to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from emulator import BotApiEmulator, UserClient
+
+from bot.crypto import Keyring
+
+TARGETS = os.environ.get("BENCH_TARGETS", "minimal confide").split()
+TOKEN = "123456:BENCH-TOKEN"
+WAIT = 120.0
+
+# One reporter's whole conversation: ("send", text) or ("click", button label).
+SCRIPT: list[tuple[str, str]] = [
+    ("send", "/start"),
+    ("click", "Make a report"),
+    ("click", "Sexual harassment"),
+    ("send", "2026-08-02"),
+    ("click", "Several times"),
+    ("click", "At the office"),
+    ("send", "He cornered me after the meeting and would not let me leave the room."),
+    ("click", "My manager"),
+    ("click", "Done"),
+    ("send", "A. Manager, regional sales"),
+    ("click", "Yes"),
+    ("send", "B. Witness from accounting"),
+    ("click", "No"),
+    ("click", "I am safe now"),
+    ("click", "An investigation"),
+    ("click", "Done"),
+    ("click", "Only through this bot"),
+    ("click", "Send report"),
+]
+
+
+@dataclass
+class Result:
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    peak_mb: float
+    bot_cpu: float  # share of one core used by the bot process
+    harness_cpu: float  # ... and by the emulator with the simulated reporters
+
+
+async def reporter(user: UserClient, latencies: list[float]) -> None:
+    for kind, value in SCRIPT:
+        started = time.perf_counter()
+        if kind == "send":
+            await user.send(value)
+        else:
+            await user.click(value)
+        await user.next_message(WAIT)
+        latencies.append(time.perf_counter() - started)
+        # The reporter reads every reply of this step before acting again.
+        user.skip_pending()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_memory_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_once(target: str, users: int) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with BotApiEmulator(token=TOKEN, bot_username="confide_bench_bot") as emulator:
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "CONFIDE_CONFIG": str(Path(tmp) / "config.toml"),
+                "CONFIDE_TELEGRAM_TOKEN": TOKEN,
+                "CONFIDE_TELEGRAM_BASE_URL": emulator.base_url,
+                "CONFIDE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+                "CONFIDE_KEYS": Keyring.generate().dump(),
+                "CONFIDE_LOG_LEVEL": "WARNING",
+            }
+            Path(env["CONFIDE_CONFIG"]).write_text("[telegram]\npoll_timeout = 10\n")
+            command = (
+                [sys.executable, "-m", "bot", "run"]
+                if target == "confide"
+                else [sys.executable, str(REPO / "bench" / "minimal_bot.py")]
+            )
+            process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                await wait_ready(emulator)
+                clients = [
+                    emulator.new_user(first_name=f"R{i}", language_code="en") for i in range(users)
+                ]
+                latencies: list[float] = []
+                started = time.perf_counter()
+                bot_cpu, harness_cpu = cpu_seconds(process.pid), time.process_time()
+                await asyncio.gather(*(reporter(c, latencies) for c in clients))
+                elapsed = time.perf_counter() - started
+                bot_cpu = cpu_seconds(process.pid) - bot_cpu
+                harness_cpu = time.process_time() - harness_cpu
+                peak = peak_memory_mb(process.pid)
+            finally:
+                process.terminate()
+                process.wait(30)
+    latencies.sort()
+    return Result(
+        throughput=len(latencies) / elapsed,
+        p50_ms=1000 * latencies[len(latencies) // 2],
+        p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        peak_mb=peak,
+        bot_cpu=bot_cpu / elapsed,
+        harness_cpu=harness_cpu / elapsed,
+    )
+
+
+async def wait_ready(emulator: BotApiEmulator) -> None:
+    """Ready once the bot has started long polling."""
+    for _ in range(600):
+        if emulator.calls_to("getUpdates"):
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("bot did not start polling")
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[tuple[str, int], list[Result]] = {}
+    for users in args.users:
+        for run in range(args.runs):
+            for target in TARGETS:  # interleaved, so drift hits both alike
+                result = asyncio.run(run_once(target, users))
+                results.setdefault((target, users), []).append(result)
+                print(
+                    f"  run {run + 1} {target:8s} N={users:<4d} {result.throughput:7.1f} upd/s "
+                    f"p50 {result.p50_ms:6.1f} ms p99 {result.p99_ms:7.1f} ms "
+                    f"peak {result.peak_mb:5.1f} MB cpu bot {result.bot_cpu:4.0%} "
+                    f"harness {result.harness_cpu:4.0%}",
+                    flush=True,
+                )
+    print(f"\nmedian (min-max) of {args.runs} runs; {len(SCRIPT)} updates per reporter")
+    print(
+        f"{'bot':8s} {'N':>4s} {'updates/s':>22s} {'p50 ms':>22s} {'p99 ms':>22s} {'peak MB':>22s}"
+    )
+    for (target, users), runs in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(
+            f"{target:8s} {users:4d} {summary([r.throughput for r in runs]):>22s} "
+            f"{summary([r.p50_ms for r in runs]):>22s} {summary([r.p99_ms for r in runs]):>22s} "
+            f"{summary([r.peak_mb for r in runs]):>22s}"
+        )
+    print(
+        "\nConfide / minimal (medians): throughput ratio (target >= 0.7), "
+        "p99 ratio (target <= 2), peak MB (target < 150)"
+    )
+    for users in args.users:
+        mine, base = results[("confide", users)], results[("minimal", users)]
+        throughput = statistics.median(r.throughput for r in mine) / statistics.median(
+            r.throughput for r in base
+        )
+        p99 = statistics.median(r.p99_ms for r in mine) / statistics.median(r.p99_ms for r in base)
+        peak = statistics.median(r.peak_mb for r in mine)
+        print(f"N={users:<4d} throughput x{throughput:.2f}   p99 x{p99:.2f}   peak {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The reporter service over a really migrated database, without Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.crypto import Keyring
+from bot.intake.flow import Intake
+from bot.intake.questionnaire import load_questionnaire
+from bot.services.reporter import (
+    Command,
+    Event,
+    Incoming,
+    Menu,
+    MenuButton,
+    ReporterService,
+    ShowMenu,
+    ShowStep,
+    Text,
+)
+from bot.store.database import migrate, session_factory
+from bot.store.models import Chat
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def service(engine: AsyncEngine, keyring: Keyring) -> ReporterService:
+    await migrate(engine)
+    return ReporterService(
+        session_factory(engine), keyring, Intake(load_questionnaire()), clock=Clock()
+    )
+
+
+updates = count(1)
+
+
+async def send(service: ReporterService, event: Event, chat_id: int = 4242) -> tuple[object, ...]:
+    reply = await service.handle(Incoming(next(updates), chat_id, "en", 1, event))
+    assert reply is not None
+    return reply.views
+
+
+async def test_a_redelivered_update_is_handled_once(service: ReporterService) -> None:
+    incoming = Incoming(10_000, 77, "en", 1, MenuButton(Menu.REPORT))
+    assert await service.handle(incoming) is not None
+    assert await service.handle(incoming) is None
+
+
+async def test_stale_drafts_are_deleted_after_the_configured_age(
+    service: ReporterService, engine: AsyncEngine
+) -> None:
+    clock = service.clock
+    assert isinstance(clock, Clock)
+    await send(service, MenuButton(Menu.REPORT))
+    views = await send(service, Command("start"))
+    assert views == (ShowMenu(resume=True),)
+
+    clock.now += timedelta(hours=71)
+    assert await service.forget_stale_drafts(timedelta(hours=72)) == 0
+    views = await send(service, Command("start"))  # activity: the clock starts again
+    assert views == (ShowMenu(resume=True),)
+
+    clock.now += timedelta(hours=73)
+    assert await service.forget_stale_drafts(timedelta(hours=72)) == 1
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(Chat.state))).scalar_one() is None
+    assert await send(service, Command("start")) == (ShowMenu(resume=False),)
+
+
+async def test_two_chats_never_share_a_draft(service: ReporterService) -> None:
+    await send(service, MenuButton(Menu.REPORT), chat_id=1)
+    await send(service, MenuButton(Menu.REPORT), chat_id=2)
+    await send(service, Text("Verbal harassment"), chat_id=1)
+    (view,) = await send(service, Command("start"), chat_id=2)
+    assert view == ShowMenu(resume=True)
+    (step,) = await send(service, MenuButton(Menu.CONTINUE), chat_id=2)
+    assert isinstance(step, ShowStep)
+    assert step.step.draft.answers == {}
