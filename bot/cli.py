@@ -55,9 +55,6 @@ def init() -> int:
 
 def run() -> int:
     settings = load_settings()
-    # The database driver works in a thread; hand the GIL over sooner than the 5 ms default so
-    # its results are picked up promptly while the event loop is busy.
-    sys.setswitchinterval(0.0005)
     logs.configure(settings.log_level)
     from bot.runtime import serve
 

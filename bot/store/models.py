@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -75,20 +76,110 @@ class Chat(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+class Responder(Base):
+    """HR / ethics staff (and admins). `lookup` finds them by chat; `chat` is their Telegram
+    chat id, sealed, so alerts can reach them."""
+
+    __tablename__ = "responders"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    chat: Mapped[bytes] = mapped_column(LargeBinary)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, index=True)
+    enrolled_at: Mapped[datetime] = mapped_column(Timestamp())
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+
+class Invite(Base):
+    """A one-time enrolment code, known only by its keyed hash."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    code_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    expires_at: Mapped[datetime] = mapped_column(Timestamp())
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+
 class Case(Base):
-    """A submitted report."""
+    """A submitted report. `reporter_lookup`/`reporter` are set only if the reporter chose
+    to be notified in their chat; otherwise nothing links the case to a chat."""
 
     __tablename__ = "cases"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     short_id: Mapped[str] = mapped_column(String(12), unique=True)
     receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    answers: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: crypto-shredded
+    answers: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(32), index=True)
+    reporter: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), index=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("responders.id", ondelete="SET NULL")
+    )
+    claimed_at: Mapped[datetime | None] = mapped_column(Timestamp())
     submitted_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class CaseMessage(Base):
+    """The thread between responders and the reporter, relayed by the bot."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(16))  # "reporter" or "responder"
+    responder_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("responders.id", ondelete="SET NULL")
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    read_at: Mapped[datetime | None] = mapped_column(Timestamp())  # by the other side
+
+
+class CaseNote(Base):
+    """Internal notes: responders only, never shown to the reporter."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    responder_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("responders.id", ondelete="SET NULL")
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class OutboxMessage(Base):
+    """A message that must reach a person, written in the same transaction as its cause and
+    sent by the background sender. Recipient and content are sealed like everything else."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    recipient: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    due_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp(), index=True)
+    failed_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    last_error: Mapped[str | None] = mapped_column(String(64))
 
 
 class KeyCheck(Base):
