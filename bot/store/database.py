@@ -61,9 +61,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def migrations_dir() -> Path:
-    """The Alembic scripts: the checkout's migrations/ or, when installed, bot/migrations."""
+    """The Alembic scripts: bot/migrations when installed, else the checkout's migrations/."""
     here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "migrations", here / "migrations"):
+    for candidate in (here / "migrations", here.parent / "migrations"):
         if (candidate / "env.py").is_file():
             return candidate
     raise RuntimeError("Alembic migrations not found; is the package installed completely?")
