@@ -22,14 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("init", help="write config.toml and a new key file (never overwrites)")
     commands.add_parser("run", help="run the bot (long polling); the default")
     commands.add_parser("migrate", help="apply pending database migrations")
+    invite = commands.add_parser("invite", help="print a one-time code to enrol a responder")
+    invite.add_argument("--role", choices=("responder", "admin"), default="responder")
+    invite.add_argument("--name", required=True, help="display name shown to colleagues")
     args = parser.parse_args(argv)
     try:
         if args.command == "init":
             return init()
         if args.command == "migrate":
             return asyncio.run(migrate_only())
+        if args.command == "invite":
+            return asyncio.run(invite_code(args.role, args.name))
         return run()
-    except (ConfigError, CryptoError, QuestionnaireError) as error:
+    except (ConfigError, CryptoError, QuestionnaireError, ValueError) as error:
         print(f"confide: {error}", file=sys.stderr)
         return 2
 
@@ -80,4 +85,30 @@ async def migrate_only() -> int:
     finally:
         await engine.dispose()
     print("Database is up to date.")
+    return 0
+
+
+async def invite_code(role: str, name: str) -> int:
+    settings = load_settings()
+    logs.configure("WARNING")
+    from datetime import UTC, datetime, timedelta
+
+    from bot.runtime import check_keys, load_keyring, prepare_database
+    from bot.services.responder import create_invite
+    from bot.store.database import create_engine, session_factory
+
+    keyring = load_keyring(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_database(settings, engine)
+        sessions = session_factory(engine)
+        await check_keys(sessions, keyring)
+        valid_for = timedelta(hours=settings.invite_hours)
+        async with sessions.begin() as session:
+            code = await create_invite(session, keyring, role, name, datetime.now(UTC), valid_for)
+    finally:
+        await engine.dispose()
+    print(f"Enrolment code for {name} ({role}), valid {settings.invite_hours:g} hours, one use:")
+    print(f"  /enroll {code}")
+    print("They send that to the bot in a private chat.")
     return 0

@@ -31,6 +31,8 @@ class Settings:
     draft_max_age_hours: float
     default_language: str
     log_level: str
+    outbox_retry_seconds: float = 2.0
+    invite_hours: float = 24.0
 
     def require_token(self) -> str:
         if not self.token:
@@ -66,6 +68,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     telegram, database, keys = section("telegram"), section("database"), section("keys")
     intake, logging_ = section("intake"), section("logging")
+    outbox, responders = section("outbox"), section("responders")
 
     def resolve(value: object) -> Path | None:
         if not value:
@@ -84,6 +87,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     try:
         max_age = float(intake.get("draft_max_age_hours", 72))
         poll_timeout = int(telegram.get("poll_timeout", 30))
+        retry_seconds = float(outbox.get("retry_seconds", 2))
+        invite_hours = float(responders.get("invite_hours", 24))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if max_age <= 0:
@@ -105,6 +110,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         draft_max_age_hours=max_age,
         default_language=language,
         log_level=str(env.get("CONFIDE_LOG_LEVEL") or logging_.get("level", "INFO")).upper(),
+        outbox_retry_seconds=retry_seconds,
+        invite_hours=invite_hours,
     )
 
 

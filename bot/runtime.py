@@ -14,7 +14,8 @@ from bot.crypto import KeyConfigError, Keyring
 from bot.i18n import catalogue
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
-from bot.services.reporter import ReporterService
+from bot.services.conversation import ConversationService
+from bot.services.outbox import Outbox
 from bot.store import queries
 from bot.store.database import (
     create_engine,
@@ -24,6 +25,7 @@ from bot.store.database import (
     session_factory,
 )
 from bot.telegram.app import ALLOWED_UPDATES, attach, build_application
+from bot.telegram.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
@@ -76,14 +78,15 @@ async def serve(
     settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     keyring = load_keyring(settings)
-    intake = Intake(load_questionnaire(settings.questionnaire))
+    questionnaire = load_questionnaire(settings.questionnaire)
+    intake = Intake(questionnaire)
     token = settings.require_token()
     engine = create_engine(settings.database_url)
     try:
         await prepare_database(settings, engine)
         sessions = session_factory(engine)
         await check_keys(sessions, keyring)
-        service = ReporterService(
+        service = ConversationService(
             sessions,
             keyring,
             intake,
@@ -93,7 +96,14 @@ async def serve(
         application = build_application(settings)
         assert token
         async with application:
-            await attach(application, service, catalogue())
+            renderer = await attach(application, service, catalogue(), questionnaire)
+            sender = OutboxSender(
+                Outbox(sessions, keyring),
+                application.bot,
+                renderer,
+                retry_base_seconds=settings.outbox_retry_seconds,
+            )
+            service.on_notify = sender.poke
             await application.start()
             assert application.updater is not None
             await application.updater.start_polling(
@@ -101,23 +111,27 @@ async def serve(
                 timeout=settings.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
             )
-            pruner = asyncio.create_task(_prune_forever(service, settings))
+            background = [
+                asyncio.create_task(_prune_forever(service, settings)),
+                asyncio.create_task(sender.run(stop)),
+            ]
             log.info("event=started")
             if ready is not None:
                 ready.set()
             await stop.wait()
             log.info("event=stopping")
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
             await application.updater.stop()
             await application.stop()
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     finally:
         await engine.dispose()
     log.info("event=stopped")
 
 
-async def _prune_forever(service: ReporterService, settings: Settings) -> None:
+async def _prune_forever(service: ConversationService, settings: Settings) -> None:
     max_age = timedelta(hours=settings.draft_max_age_hours)
     while True:
         try:

@@ -102,7 +102,8 @@ class ActionName(StrEnum):
     CANCEL = "cancel"
     CONFIRM_DISCARD = "discard"
     KEEP_GOING = "keep"
-    SUBMIT = "submit"
+    SUBMIT = "submit"  # and be told of replies in this chat
+    SUBMIT_UNLINKED = "submit_unlinked"  # and check only with the receipt code
     EDIT_MENU = "edit"
 
 
@@ -182,6 +183,7 @@ Screen = Ask | Review | EditMenu | ConfirmDiscard
 class Submitted:
     answers: dict[str, Answer]
     urgent: bool
+    link: bool = True  # the reporter wants to be notified in this chat
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,7 @@ class Intake:
 
     def _on_review(self, draft: Draft, event: Input) -> Step:
         match event:
-            case Action(ActionName.SUBMIT):
+            case Action(ActionName.SUBMIT) | Action(ActionName.SUBMIT_UNLINKED):
                 answers = self.final_answers(draft.answers)
                 missing = [
                     q for q in self.applicable(answers) if q.required and q.id not in answers
@@ -391,7 +393,9 @@ class Intake:
                 return Step(
                     draft=draft,
                     screen=self._review(draft),
-                    outcome=Submitted(answers, self.is_urgent(answers)),
+                    outcome=Submitted(
+                        answers, self.is_urgent(answers), event.name is ActionName.SUBMIT
+                    ),
                 )
             case Action(ActionName.EDIT_MENU):
                 return self._show(_bump(draft, stage=Stage.EDIT_MENU))

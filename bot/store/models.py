@@ -88,6 +88,7 @@ class Responder(Base):
     chat: Mapped[bytes] = mapped_column(LargeBinary)
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean, index=True)
     enrolled_at: Mapped[datetime] = mapped_column(Timestamp())
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp())

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.config import Settings
-from bot.i18n import LANGUAGES, Catalogue
-from bot.services.reporter import ReporterService
-from bot.telegram.handlers import ReporterHandler, register
+from bot.i18n import Catalogue
+from bot.intake.questionnaire import Questionnaire
+from bot.services.conversation import ConversationService
+from bot.telegram.commands import set_default_commands
+from bot.telegram.handlers import UpdateHandler, register
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.render import Renderer
 
-REPORTER_COMMANDS = ("start", "status", "cancel", "language", "privacy", "help")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
@@ -23,25 +23,19 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .concurrent_updates(PerChatUpdateProcessor())
-
         .build()
     )
 
 
 async def attach(
     application: Application,  # type: ignore[type-arg]
-    service: ReporterService,
+    service: ConversationService,
     catalogue: Catalogue,
-) -> None:
-    """Register handlers and publish the command menu (after `initialize`, which knows the bot)."""
-    renderer = Renderer(catalogue, application.bot.username)
-    register(application, ReporterHandler(service, renderer))
-    for language in LANGUAGES:
-        commands = [
-            BotCommand(name, catalogue.text(language, f"cmd_{name}")) for name in REPORTER_COMMANDS
-        ]
-        await application.bot.set_my_commands(
-            commands,
-            scope=BotCommandScopeDefault(),
-            language_code=None if language == "en" else language,
-        )
+    questionnaire: Questionnaire,
+) -> Renderer:
+    """Register the handler and publish the command menu (after `initialize`, which knows
+    the bot's username)."""
+    renderer = Renderer(catalogue, questionnaire, application.bot.username)
+    register(application, UpdateHandler(service, renderer))
+    await set_default_commands(application.bot, catalogue)
+    return renderer

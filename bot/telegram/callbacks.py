@@ -6,12 +6,14 @@ from the client and may be forged."""
 from __future__ import annotations
 
 from bot.intake.flow import Action, ActionName, EditQuestion, Input, Pick, Toggle
-from bot.services.reporter import (
+from bot.services.protocol import (
+    CaseButton,
     Event,
     FlowButton,
     LanguageButton,
     Menu,
     MenuButton,
+    ResponderButton,
     UnknownButton,
 )
 
@@ -41,6 +43,14 @@ def language(code: str) -> str:
     return _checked(f"l|{code}")
 
 
+def responder(action: str, argument: str = "") -> str:
+    return _checked(f"R|{action}|{argument}")
+
+
+def case(action: str, short_id: str) -> str:
+    return _checked(f"c|{action}|{short_id}")
+
+
 def parse(data: str | None) -> Event:
     if not data or len(data.encode()) > MAX_BYTES:
         return UnknownButton()
@@ -50,6 +60,12 @@ def parse(data: str | None) -> Event:
             return MenuButton(Menu(rest))
         if head == "l":
             return LanguageButton(rest)
+        if head == "R":
+            action, _, argument = rest.partition("|")
+            return ResponderButton(action, argument) if action else UnknownButton()
+        if head == "c":
+            action, _, short_id = rest.partition("|")
+            return CaseButton(action, short_id) if action and short_id else UnknownButton()
         if head.startswith("f") and head[1:].isdigit():
             kind, _, value = rest.partition("|")
             if kind == "a":

@@ -12,16 +12,18 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.services.reporter import (
-    Command,
-    Edited,
-    Incoming,
-    Other,
-    ReporterService,
-    Text,
-)
+from bot.services.conversation import ConversationService
+from bot.services.protocol import Command, Edited, Incoming, Other, Text
 from bot.telegram import callbacks
-from bot.telegram.render import DeleteRange, EditKeyboard, Outgoing, Renderer, Send
+from bot.telegram.commands import set_chat_commands
+from bot.telegram.render import (
+    DeleteRange,
+    EditKeyboard,
+    Outgoing,
+    Renderer,
+    Send,
+    SetChatCommands,
+)
 
 log = logging.getLogger(__name__)
 SEND_ATTEMPTS = 4
@@ -29,8 +31,8 @@ DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 MAX_WIPE = 2000
 
 
-class ReporterHandler:
-    def __init__(self, service: ReporterService, renderer: Renderer) -> None:
+class UpdateHandler:
+    def __init__(self, service: ConversationService, renderer: Renderer) -> None:
         self.service = service
         self.renderer = renderer
 
@@ -128,6 +130,8 @@ class ReporterHandler:
                 except BadRequest as error:
                     if "not modified" not in str(error).lower():
                         raise
+            case SetChatCommands(role):
+                await set_chat_commands(bot, self.renderer.catalogue, chat_id, role)
             case DeleteRange(first, last):
                 ids = list(range(max(first, last - MAX_WIPE), last + 1))
                 for start in range(0, len(ids), DELETE_BATCH):
@@ -174,7 +178,7 @@ async def _quietly(call: object) -> None:
         log.info("event=telegram_call_ignored error=%s", type(error).__name__)
 
 
-def register(application: Application, handler: ReporterHandler) -> None:  # type: ignore[type-arg]
+def register(application: Application, handler: UpdateHandler) -> None:  # type: ignore[type-arg]
     from telegram.ext import TypeHandler
 
     application.add_handler(TypeHandler(Update, handler))

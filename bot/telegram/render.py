@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -27,15 +28,23 @@ from bot.intake.flow import (
     Review,
     Toggle,
 )
-from bot.intake.questionnaire import Kind, Question
-from bot.services.reporter import (
+from bot.intake.questionnaire import Kind, Question, Questionnaire
+from bot.services.outbox import Notification
+from bot.services.protocol import (
+    ConfirmWithdraw,
     Menu,
     Say,
+    SetCommands,
     ShowCase,
+    ShowCaseFile,
     ShowLanguages,
     ShowMenu,
+    ShowMyCases,
+    ShowQueue,
     ShowReceipt,
+    ShowResponders,
     ShowStep,
+    ThreadItem,
     View,
     Wipe,
 )
@@ -63,16 +72,24 @@ class DeleteRange:
     last: int
 
 
-Outgoing = Send | EditKeyboard | DeleteRange
+@dataclass(frozen=True)
+class SetChatCommands:
+    role: str
+
+
+Outgoing = Send | EditKeyboard | DeleteRange | SetChatCommands
 
 
 class Renderer:
-    def __init__(self, catalogue: Catalogue, bot_username: str = "") -> None:
+    def __init__(
+        self, catalogue: Catalogue, questionnaire: Questionnaire, bot_username: str = ""
+    ) -> None:
         self.catalogue = catalogue
+        self.questionnaire = questionnaire
         self.bot_username = bot_username
 
     def render(self, views: tuple[View, ...] | list[View], language: Language) -> list[Outgoing]:
-        page = _Page(self.catalogue, language)
+        page = _Page(self.catalogue, language, self.questionnaire)
         out: list[Outgoing] = []
         for view in views:
             out.extend(page.view(view, self.bot_username))
@@ -84,13 +101,27 @@ class Renderer:
     def error(self, language: Language) -> Send:
         return Send(self.catalogue.text(language, "error_generic"))
 
+    def notification(self, note: Notification) -> tuple[str, InlineKeyboardMarkup | None]:
+        """An outbox message; its parameters are plain text, escaped here."""
+        language = note.language if note.language in LANGUAGES else "en"
+        params = {k: html.escape(v) for k, v in note.params.items()}
+        text = self.catalogue.text(language, note.key, **params)
+        buttons = [
+            InlineKeyboardButton(self.catalogue.text(language, label), callback_data=data)
+            for label, data in note.buttons
+        ]
+        return text, InlineKeyboardMarkup([buttons]) if buttons else None
+
 
 class _Page:
     """Rendering in one language."""
 
-    def __init__(self, catalogue: Catalogue, language: Language) -> None:
+    def __init__(
+        self, catalogue: Catalogue, language: Language, questionnaire: Questionnaire
+    ) -> None:
         self.catalogue = catalogue
         self.language = language
+        self.questionnaire = questionnaire
 
     def t(self, key: str, **params: object) -> str:
         return self.catalogue.text(self.language, key, **params)
@@ -101,7 +132,8 @@ class _Page:
     def view(self, view: View, bot_username: str) -> list[Outgoing]:
         match view:
             case Say(key, params):
-                return [Send(self.t(key, **params))]
+                # Parameters are plain text (possibly typed by someone): escaped here.
+                return [Send(self.t(key, **{k: html.escape(str(v)) for k, v in params.items()}))]
             case ShowMenu(resume):
                 return [self.menu(resume)]
             case ShowStep():
@@ -120,6 +152,37 @@ class _Page:
                 return [Send(self.t("language_prompt"), InlineKeyboardMarkup([buttons]))]
             case Wipe(first, last):
                 return [DeleteRange(first, last)]
+            case ShowMyCases():
+                return [self.my_cases(view)]
+            case ConfirmWithdraw(short_id):
+                return [
+                    Send(
+                        self.t("confirm_withdraw", case=short_id),
+                        InlineKeyboardMarkup(
+                            [
+                                [
+                                    self.button(
+                                        "btn_withdraw_yes", callbacks.case("withdraw_yes", short_id)
+                                    ),
+                                    self.button("btn_keep_case", callbacks.case("keep", short_id)),
+                                ]
+                            ]
+                        ),
+                    )
+                ]
+            case ShowQueue():
+                return [self.queue(view)]
+            case ShowCaseFile():
+                return self.case_file(view)
+            case ShowResponders(people):
+                lines = [self.t("responders_title")] + [
+                    f"• {html.escape(name)} — {role}"
+                    + ("" if active else " " + self.t("revoked_mark"))
+                    for name, role, active in people
+                ]
+                return [Send("\n".join(lines) if people else self.t("no_responders"))]
+            case SetCommands(role):
+                return [SetChatCommands(role)]
         raise TypeError(f"cannot render {type(view).__name__}")
 
     def menu(self, resume: bool) -> Send:
@@ -164,8 +227,139 @@ class _Page:
         status = self.t(f"status_{view.status}")
         if view.urgent:
             status += " · " + self.t("urgent_flag")
-        submitted = view.submitted_at.strftime("%Y-%m-%d %H:%M UTC")
-        return Send(self.t("case_status", case=view.short_id, submitted=submitted, status=status))
+        text = self.t(
+            "case_status", case=view.short_id, submitted=_when(view.submitted_at), status=status
+        )
+        if view.thread:
+            text += "\n\n" + "\n\n".join(
+                self.thread_item(i, for_reporter=True) for i in view.thread[-10:]
+            )
+        text = _fit(text)
+        if not view.can_act:
+            return Send(text)
+        return Send(
+            text,
+            InlineKeyboardMarkup(
+                [
+                    [
+                        self.button("btn_reply", callbacks.case("reply", view.short_id)),
+                        self.button("btn_withdraw", callbacks.case("withdraw", view.short_id)),
+                    ]
+                ]
+            ),
+        )
+
+    def thread_item(self, item: ThreadItem, for_reporter: bool = False) -> str:
+        if item.author == "reporter":
+            who = self.t("you") if for_reporter else self.t("the_reporter")
+        elif item.author == "note":
+            who = self.t("note_by", name=html.escape(item.by or "?"))
+        else:
+            who = self.t("a_responder") if for_reporter or not item.by else html.escape(item.by)
+        return f"<b>{who}</b> · <i>{_when(item.at)}</i>\n{html.escape(item.text)}"
+
+    def my_cases(self, view: ShowMyCases) -> Send:
+        lines = [self.t("my_cases_title")]
+        rows = []
+        for c in view.cases:
+            unread = " · " + self.t("unread", count=c.unread) if c.unread else ""
+            lines.append(f"<b>{c.short_id}</b> · {self.t(f'status_{c.status}')}{unread}")
+            rows.append(
+                [InlineKeyboardButton(c.short_id, callback_data=callbacks.case("open", c.short_id))]
+            )
+        return Send("\n".join(lines), InlineKeyboardMarkup(rows))
+
+    def queue(self, view: ShowQueue) -> Send:
+        if not view.items:
+            return Send(self.t(f"{view.kind}_empty"))
+        lines = [self.t(f"{view.kind}_title", page=view.page, pages=view.pages)]
+        rows = []
+        for item in view.items:
+            flags = " ⚠️" if item.urgent else ""
+            who = (
+                self.t("claimed_by", name=html.escape(item.claimed_by))
+                if item.claimed_by
+                else self.t("unclaimed")
+            )
+            lines.append(
+                f"<b>{item.short_id}</b>{flags} · {_age(item.age)} · "
+                f"{self.t(f'status_{item.status}')} · {who}"
+            )
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        f"{item.short_id}{flags}",
+                        callback_data=callbacks.responder("open", item.short_id),
+                    )
+                ]
+            )
+        nav = []
+        if view.page > 1:
+            nav.append(self.button("btn_prev", callbacks.responder(view.kind, str(view.page - 1))))
+        if view.page < view.pages:
+            nav.append(self.button("btn_next", callbacks.responder(view.kind, str(view.page + 1))))
+        if nav:
+            rows.append(nav)
+        return Send("\n".join(lines), InlineKeyboardMarkup(rows))
+
+    def case_file(self, view: ShowCaseFile) -> list[Outgoing]:
+        status = self.t(f"status_{view.status}") + (
+            " · ⚠️ " + self.t("urgent_flag") if view.urgent else ""
+        )
+        who = (
+            self.t("claimed_by", name=html.escape(view.claimed_by))
+            if view.claimed_by
+            else self.t("unclaimed")
+        )
+        blocks = [
+            self.t(
+                "case_file_title",
+                case=view.short_id,
+                submitted=_when(view.submitted_at),
+                status=status,
+                claimed=who,
+            )
+        ]
+        for question in self.questionnaire.questions:
+            if question.id in view.answers:
+                blocks.append(
+                    f"<b>{html.escape(question.short.get(self.language))}</b>\n"
+                    + self.answer_text(question, view.answers[question.id])
+                )
+        if view.thread:
+            blocks.append(
+                self.t("thread_title")
+                + "\n"
+                + "\n\n".join(self.thread_item(i) for i in view.thread)
+            )
+        if view.notes:
+            blocks.append(
+                self.t("notes_title") + "\n" + "\n\n".join(self.thread_item(i) for i in view.notes)
+            )
+        messages = _pack(blocks)
+        actions = [
+            [
+                self.button("btn_release", callbacks.responder("release", view.short_id))
+                if view.mine
+                else self.button("btn_claim", callbacks.responder("claim", view.short_id))
+            ],
+            [
+                self.button("btn_reply", callbacks.responder("reply", view.short_id)),
+                self.button("btn_note", callbacks.responder("note", view.short_id)),
+            ],
+        ]
+        states = [
+            InlineKeyboardButton(
+                "→ " + self.t(f"state_name_{s}"),
+                callback_data=callbacks.responder("state", f"{view.short_id}:{s}"),
+            )
+            for s in view.next_states
+        ]
+        for start in range(0, len(states), 2):
+            actions.append(states[start : start + 2])
+        out: list[Outgoing] = [Send(m) for m in messages[:-1]]
+        out.append(Send(messages[-1], InlineKeyboardMarkup(actions)))
+        return out
 
     # -- the intake flow -------------------------------------------------------------------
 
@@ -297,7 +491,7 @@ class _Page:
 
     def review(self, review: Review, rev: int, notices: str) -> list[Outgoing]:
         """The summary, split over several messages when long answers need the room."""
-        blocks = [notices + self.t("review_title")]
+        blocks = [notices + self.t("review_title") + "\n" + self.t("review_link_choice")]
         for item in review.items:
             label = f"<b>{html.escape(item.question.short.get(self.language))}</b>"
             value = (
@@ -342,17 +536,57 @@ class _Page:
         return html.escape(answer if isinstance(answer, str) else ", ".join(answer))
 
 
-def _visible_length(text: str) -> int:
-    """Roughly what Telegram counts: text without tags, entities as one character."""
-    plain, inside = [], False
+def _pack(blocks: list[str]) -> list[str]:
+    """Join blocks into as few messages as fit Telegram's limit."""
+    messages: list[str] = []
+    for block in blocks:
+        block = _fit(block)
+        if (
+            messages
+            and _visible_length(messages[-1]) + _visible_length(block) + 2 <= MESSAGE_BUDGET
+        ):
+            messages[-1] += "\n\n" + block
+        else:
+            messages.append(block)
+    return messages
+
+
+def _fit(text_html: str) -> str:
+    """A single block longer than a message (a long thread) keeps its end, which is newest."""
+    if _visible_length(text_html) <= MESSAGE_BUDGET:
+        return text_html
+    plain = html.unescape(_strip_tags(text_html))
+    return "…" + html.escape(plain[-(MESSAGE_BUDGET - 1) :])
+
+
+def _strip_tags(text: str) -> str:
+    out, inside = [], False
     for ch in text:
         if ch == "<":
             inside = True
         elif ch == ">" and inside:
             inside = False
         elif not inside:
-            plain.append(ch)
-    return len(html.unescape("".join(plain)))
+            out.append(ch)
+    return "".join(out)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _age(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24}d"
+    if hours >= 1:
+        return f"{hours}h"
+    return f"{max(0, int(age.total_seconds() // 60))}m"
+
+
+def _visible_length(text: str) -> int:
+    """Roughly what Telegram counts: text without tags, entities as one character."""
+    return len(html.unescape(_strip_tags(text)))
 
 
 def _shorten(text_html: str, limit: int) -> str:

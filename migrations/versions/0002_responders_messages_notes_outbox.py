@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 13:06:32.741744
+Create Date: 2026-11-28 13:16:00.876116
 """
 
 from collections.abc import Sequence
@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("chat", sa.LargeBinary(), nullable=False),
         sa.Column("display_name", sa.String(length=64), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.crypto import Keyring
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
-from bot.services.reporter import (
+from bot.services.conversation import ConversationService
+from bot.services.protocol import (
     Command,
     Event,
     Incoming,
     Menu,
     MenuButton,
-    ReporterService,
     ShowMenu,
     ShowStep,
     Text,
@@ -36,9 +36,9 @@ class Clock:
 
 
 @pytest.fixture
-async def service(engine: AsyncEngine, keyring: Keyring) -> ReporterService:
+async def service(engine: AsyncEngine, keyring: Keyring) -> ConversationService:
     await migrate(engine)
-    return ReporterService(
+    return ConversationService(
         session_factory(engine), keyring, Intake(load_questionnaire()), clock=Clock()
     )
 
@@ -46,20 +46,22 @@ async def service(engine: AsyncEngine, keyring: Keyring) -> ReporterService:
 updates = count(1)
 
 
-async def send(service: ReporterService, event: Event, chat_id: int = 4242) -> tuple[object, ...]:
+async def send(
+    service: ConversationService, event: Event, chat_id: int = 4242
+) -> tuple[object, ...]:
     reply = await service.handle(Incoming(next(updates), chat_id, "en", 1, event))
     assert reply is not None
     return reply.views
 
 
-async def test_a_redelivered_update_is_handled_once(service: ReporterService) -> None:
+async def test_a_redelivered_update_is_handled_once(service: ConversationService) -> None:
     incoming = Incoming(10_000, 77, "en", 1, MenuButton(Menu.REPORT))
     assert await service.handle(incoming) is not None
     assert await service.handle(incoming) is None
 
 
 async def test_stale_drafts_are_deleted_after_the_configured_age(
-    service: ReporterService, engine: AsyncEngine
+    service: ConversationService, engine: AsyncEngine
 ) -> None:
     clock = service.clock
     assert isinstance(clock, Clock)
@@ -79,7 +81,7 @@ async def test_stale_drafts_are_deleted_after_the_configured_age(
     assert await send(service, Command("start")) == (ShowMenu(resume=False),)
 
 
-async def test_two_chats_never_share_a_draft(service: ReporterService) -> None:
+async def test_two_chats_never_share_a_draft(service: ConversationService) -> None:
     await send(service, MenuButton(Menu.REPORT), chat_id=1)
     await send(service, MenuButton(Menu.REPORT), chat_id=2)
     await send(service, Text("Verbal harassment"), chat_id=1)

@@ -1,0 +1,382 @@
+"""The responders' side: enrolment, the queue, claiming, reading a case, writing to the
+reporter (relayed, anonymous both ways), internal notes and the case lifecycle.
+
+Every entry here runs only after the conversation service found an active responder for
+this chat (admins for admin commands); to anyone else these commands do not exist."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.ids import normalize_receipt_code
+from bot.cases.lifecycle import (
+    OPEN_STATES,
+    TRANSITIONS,
+    State,
+    TransitionError,
+    check_transition,
+    parse_state,
+)
+from bot.crypto import DataKey, FieldRef, Keyring
+from bot.services.cases import CaseDestroyed
+from bot.services.conversation import Turn
+from bot.services.outbox import Notification
+from bot.services.protocol import (
+    Command,
+    QueueItem,
+    ResponderButton,
+    Say,
+    SetCommands,
+    ShowCaseFile,
+    ShowQueue,
+    ShowResponders,
+    Text,
+    View,
+)
+from bot.store import queries
+from bot.store.models import Case, Invite, Responder
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 8
+MAX_MESSAGE = 3500
+ROLES = ("responder", "admin")
+
+
+class ResponderTurn:
+    def __init__(self, turn: Turn) -> None:
+        assert turn.responder is not None
+        self.turn = turn
+        self.me: Responder = turn.responder
+
+    async def run(self) -> list[View]:
+        event = self.turn.incoming.event
+        match event:
+            case Command("cancel"):
+                self.turn.state.compose = None
+                return [Say("compose_cancelled")]
+            case Command(name, argument):
+                self.turn.state.compose = None
+                return await self._command(name, argument.strip())
+            case Text(text):
+                return await self._composed(text)
+            case ResponderButton(action, argument):
+                return await self._button(action, argument)
+        return [Say("notice_stale_button")]
+
+    async def _command(self, name: str, argument: str) -> list[View]:
+        if name in ("queue", "mine"):
+            return [await self._queue(name, _page(argument))]
+        if name == "responders":
+            people = await queries.responders(self.turn.session, active_only=False)
+            return [ShowResponders(tuple((p.display_name, p.role, p.active) for p in people))]
+        if name == "revoke":
+            return await self._revoke(argument)
+        case_id, _, rest = argument.partition(" ")
+        if not case_id:
+            return [Say(f"usage_{name}")]
+        case = await self._case(case_id)
+        if case is None:
+            return [Say("no_such_case", {"case": _short(case_id)})]
+        if name == "open":
+            return await self._open(case)
+        if name == "claim":
+            return await self._claim(case)
+        if name == "release":
+            return await self._release(case)
+        if name in ("reply", "note"):
+            if not rest.strip():
+                return self._start_compose(name, case)
+            return await self._write(name, case, rest)
+        if name == "state":
+            wanted = parse_state(rest)
+            if wanted is None:
+                return [Say("usage_state")]
+            return await self._set_state(case, wanted)
+        return [Say("unknown_command")]
+
+    async def _button(self, action: str, argument: str) -> list[View]:
+        if action in ("queue", "mine"):
+            return [await self._queue(action, _page(argument))]
+        short_id, _, extra = argument.partition(":")
+        case = await self._case(short_id)
+        if case is None:
+            return [Say("no_such_case", {"case": short_id})]
+        if action == "open":
+            return await self._open(case)
+        if action == "claim":
+            return await self._claim(case)
+        if action == "release":
+            return await self._release(case)
+        if action in ("reply", "note"):
+            return self._start_compose(action, case)
+        if action == "state":
+            wanted = parse_state(extra)
+            return await self._set_state(case, wanted) if wanted else [Say("usage_state")]
+        return [Say("notice_stale_button")]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _queue(self, kind: str, page: int) -> ShowQueue:
+        session = self.turn.session
+        mine = self.me.id if kind == "mine" else None
+        cases = await queries.open_cases(session, [s.value for s in OPEN_STATES], mine)
+        names = await self._names()
+        pages = max(1, -(-len(cases) // PAGE_SIZE))
+        page = min(max(1, page), pages)
+        chunk = cases[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return ShowQueue(
+            kind,
+            tuple(
+                QueueItem(
+                    c.short_id,
+                    self.turn.now - c.submitted_at,
+                    c.status,
+                    c.urgent,
+                    names.get(c.claimed_by) if c.claimed_by else None,
+                )
+                for c in chunk
+            ),
+            page,
+            pages,
+        )
+
+    async def _open(self, case: Case) -> list[View]:
+        session, vault = self.turn.session, self.turn.vault
+        names = await self._names()
+        try:
+            document = vault.answers(case)
+            thread = await vault.thread(
+                session, case, names, mark_read_by="responder", now=self.turn.now
+            )
+            notes = await vault.notes(session, case, names)
+        except CaseDestroyed:
+            return [Say("case_withdrawn_gone", {"case": case.short_id})]
+        log.info("event=case_opened case=%s", case.short_id)
+        return [
+            ShowCaseFile(
+                short_id=case.short_id,
+                status=case.status,
+                urgent=case.urgent,
+                submitted_at=case.submitted_at,
+                claimed_by=names.get(case.claimed_by) if case.claimed_by else None,
+                mine=case.claimed_by == self.me.id,
+                answers=dict(document.get("answers", {})),
+                language=str(document.get("language", "en")),
+                thread=thread,
+                notes=notes,
+                next_states=tuple(s.value for s in sorted(TRANSITIONS[State(case.status)])),
+            )
+        ]
+
+    # -- acting ----------------------------------------------------------------------------
+
+    async def _claim(self, case: Case) -> list[View]:
+        if State(case.status) not in OPEN_STATES:
+            return [Say("case_not_open", {"case": case.short_id})]
+        if case.claimed_by == self.me.id:
+            return [Say("already_yours", {"case": case.short_id})]
+        if case.claimed_by is not None:
+            other = await self.turn.session.get(Responder, case.claimed_by)
+            if other is not None and other.active:
+                return [
+                    Say("claimed_by_other", {"case": case.short_id, "name": other.display_name})
+                ]
+        case.claimed_by, case.claimed_at, case.updated_at = self.me.id, self.turn.now, self.turn.now
+        log.info("event=case_claimed case=%s", case.short_id)
+        return [Say("claimed", {"case": case.short_id}), *await self._open(case)]
+
+    async def _release(self, case: Case) -> list[View]:
+        if case.claimed_by != self.me.id and self.me.role != "admin":
+            return [Say("not_yours", {"case": case.short_id})]
+        case.claimed_by, case.claimed_at, case.updated_at = None, None, self.turn.now
+        log.info("event=case_released case=%s", case.short_id)
+        return [Say("released", {"case": case.short_id})]
+
+    def _start_compose(self, kind: str, case: Case) -> list[View]:
+        self.turn.state.compose = {"kind": kind, "case": case.short_id}
+        return [Say(f"compose_{kind}", {"case": case.short_id})]
+
+    async def _composed(self, text: str) -> list[View]:
+        compose = self.turn.state.compose or {}
+        self.turn.state.compose = None
+        case = await self._case(compose.get("case", ""))
+        if case is None:
+            return [Say("notice_stale_button")]
+        return await self._write(compose.get("kind", "note"), case, text)
+
+    async def _write(self, kind: str, case: Case, text: str) -> list[View]:
+        turn = self.turn
+        text = text.strip()
+        if len(text) > MAX_MESSAGE:
+            return [Say("notice_too_long", {"limit": MAX_MESSAGE, "length": len(text)})]
+        if State(case.status) not in OPEN_STATES:
+            return [Say("case_not_open", {"case": case.short_id})]
+        try:
+            if kind == "note":
+                await turn.vault.add_note(turn.session, case, self.me, text, turn.now)
+                log.info("event=note_added case=%s", case.short_id)
+                return [Say("note_saved", {"case": case.short_id})]
+            await turn.vault.add_message(turn.session, case, "responder", self.me, text, turn.now)
+        except CaseDestroyed:
+            return [Say("case_withdrawn_gone", {"case": case.short_id})]
+        case.updated_at = turn.now
+        reporter = turn.vault.reporter(case)
+        log.info("event=reply_sent case=%s linked=%s", case.short_id, reporter is not None)
+        if reporter is None:
+            return [Say("reply_saved_unlinked", {"case": case.short_id})]
+        chat_id, language = reporter
+        turn.notify(
+            chat_id,
+            Notification(
+                "notify_reporter_message",
+                language,
+                {"case": case.short_id, "text": text},
+                (("btn_reply", f"c|reply|{case.short_id}"),),
+            ),
+        )
+        return [Say("reply_relayed", {"case": case.short_id})]
+
+    async def _set_state(self, case: Case, wanted: State) -> list[View]:
+        turn = self.turn
+        try:
+            check_transition(State(case.status), wanted)
+        except TransitionError:
+            return [
+                Say(
+                    "bad_transition",
+                    {"case": case.short_id, "from": case.status, "to": wanted.value},
+                )
+            ]
+        case.status, case.updated_at = wanted.value, turn.now
+        reporter = turn.vault.reporter(case)
+        if reporter is not None:
+            chat_id, language = reporter
+            turn.notify(
+                chat_id,
+                Notification(f"notify_state_{wanted.value}", language, {"case": case.short_id}),
+            )
+        log.info("event=state_changed case=%s state=%s", case.short_id, wanted.value)
+        return [Say("state_set", {"case": case.short_id, "state": wanted.value})]
+
+    async def _revoke(self, name: str) -> list[View]:
+        if not name:
+            return [Say("usage_revoke")]
+        turn = self.turn
+        people = [
+            p
+            for p in await queries.responders(turn.session)
+            if p.display_name.casefold() == name.casefold()
+        ]
+        if not people:
+            return [Say("no_such_responder", {"name": name})]
+        person = people[0]
+        person.active, person.revoked_at = False, turn.now
+        for case in await queries.open_cases(
+            turn.session, [s.value for s in OPEN_STATES], person.id
+        ):
+            case.claimed_by, case.claimed_at = None, None  # back to the queue
+        chat_id = turn.responder_chat(person)
+        turn.notify(chat_id, Notification("you_were_revoked", person.language))
+        turn.notify(chat_id, Notification("", person.language, kind="commands"))
+        log.info("event=responder_revoked")
+        return [Say("revoked", {"name": person.display_name})]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _case(self, text: str) -> Case | None:
+        return await queries.case_by_short_id(self.turn.session, _short(text))
+
+    async def _names(self) -> dict[uuid.UUID, str]:
+        return {
+            p.id: p.display_name
+            for p in await queries.responders(self.turn.session, active_only=False)
+        }
+
+
+def _short(text: str) -> str:
+    """Accept C-7F3K, c-7f3k or 7F3K."""
+    cleaned = text.strip().upper()
+    return cleaned if cleaned.startswith("C-") else f"C-{cleaned}"
+
+
+def _page(text: str) -> int:
+    return int(text) if text.strip().isdigit() else 1
+
+
+# ---- enrolment ------------------------------------------------------------------------------
+
+
+async def enrol(turn: Turn, code_text: str) -> list[View]:
+    """`/enroll CODE` from anyone, in a private chat."""
+    pause = turn.code_pause_left()
+    if pause is not None:
+        return [Say("too_many_codes", {"minutes": max(1, round(pause.total_seconds() / 60))})]
+    code = normalize_receipt_code(code_text)
+    invite = None
+    if code is not None:
+        invite = await queries.invite_by_lookup(
+            turn.session, turn.keyring.blind_index("invite", code)
+        )
+    if invite is None:
+        turn.code_failed()
+        log.info("event=enrol_refused reason=unknown")
+        return [Say("enrol_bad_code")]
+    if invite.used_at is not None:
+        turn.code_failed()
+        log.info("event=enrol_refused reason=used")
+        return [Say("enrol_used_code")]
+    if invite.expires_at <= turn.now:
+        log.info("event=enrol_refused reason=expired")
+        return [Say("enrol_expired_code")]
+    turn.code_succeeded()
+    invite.used_at = turn.now
+    person = await queries.responder_by_lookup(turn.session, turn.chat.lookup)
+    if person is None:
+        person = Responder(id=uuid.uuid4(), lookup=turn.chat.lookup)
+        key = DataKey.generate()
+        person.wrapped_key = turn.keyring.wrap(key, f"responders:{person.id}")
+        person.chat = key.seal_text(
+            str(turn.incoming.chat_id), FieldRef("responders", str(person.id), "chat")
+        )
+        turn.session.add(person)
+    person.display_name, person.role, person.active = invite.display_name, invite.role, True
+    person.language, person.enrolled_at, person.revoked_at = turn.language, turn.now, None
+    log.info("event=responder_enrolled role=%s", invite.role)
+    return [
+        Say("enrolled", {"name": invite.display_name, "role": invite.role}),
+        SetCommands(invite.role),
+    ]
+
+
+async def create_invite(
+    session: AsyncSession,
+    keyring: Keyring,
+    role: str,
+    display_name: str,
+    now: datetime,
+    valid_for: timedelta,
+) -> str:
+    """A one-time enrolment code; only its keyed hash is stored."""
+    from bot.cases.ids import new_receipt_code
+
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    name = " ".join(display_name.split())
+    if not name or len(name) > 64:
+        raise ValueError("the display name must be 1 to 64 characters")
+    code = new_receipt_code()
+    session.add(
+        Invite(
+            id=uuid.uuid4(),
+            code_lookup=keyring.blind_index("invite", code),
+            role=role,
+            display_name=name,
+            created_at=now,
+            expires_at=now + valid_for,
+        )
+    )
+    return code

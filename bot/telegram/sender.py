@@ -1,0 +1,108 @@
+"""The outbox's sender: deliver what the services queued, whatever Telegram's mood.
+
+Runs beside polling. Wakes when something was queued (or every few seconds), leases due
+messages, sends each, and marks it sent; on failure it schedules a retry with back-off,
+taking Telegram's RetryAfter as the minimum wait. Blocked users and chats that no longer
+exist are given up on (and logged), since retrying cannot help."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from telegram import Bot, BotCommandScopeChat
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.i18n import LANGUAGES
+from bot.services.outbox import Delivery, Outbox, retry_delay
+from bot.telegram.render import Renderer
+
+log = logging.getLogger(__name__)
+IDLE_POLL_SECONDS = 2.0
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        outbox: Outbox,
+        bot: Bot,
+        renderer: Renderer,
+        *,
+        retry_base_seconds: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.outbox = outbox
+        self.bot = bot
+        self.renderer = renderer
+        self.retry_base_seconds = retry_base_seconds
+        self.clock = clock
+        self.wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """Something was queued: send now rather than at the next poll."""
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.send_due()
+            except Exception as error:  # the database may be briefly away; keep going
+                log.error("event=outbox_round_failed error=%s", type(error).__name__)
+                sent = 0
+            if sent:
+                continue  # there may be more
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
+
+    async def send_due(self) -> int:
+        deliveries = await self.outbox.lease_due(self.clock())
+        for delivery in deliveries:
+            await self._send(delivery)
+        return len(deliveries)
+
+    async def _send(self, delivery: Delivery) -> None:
+        notification = delivery.notification
+        try:
+            if notification.kind == "commands":
+                for language in LANGUAGES:
+                    await self.bot.delete_my_commands(
+                        scope=BotCommandScopeChat(delivery.chat_id),
+                        language_code=None if language == "en" else language,
+                    )
+            else:
+                text, keyboard = self.renderer.notification(notification)
+                await self.bot.send_message(
+                    delivery.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+                )
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+            await self._retry(delivery, "RetryAfter", float(seconds))
+        except (Forbidden, BadRequest) as error:
+            # Blocked by the user, or a chat that is gone: retrying cannot help.
+            log.warning(
+                "event=outbox_undeliverable id=%s error=%s", delivery.id, type(error).__name__
+            )
+            await self.outbox.give_up(delivery, self.clock(), type(error).__name__)
+        except TelegramError as error:  # network trouble, 5xx, timeouts
+            await self._retry(delivery, type(error).__name__, None)
+        else:
+            await self.outbox.mark_sent(delivery, self.clock())
+            log.info("event=outbox_sent id=%s attempts=%d", delivery.id, delivery.attempts)
+
+    async def _retry(self, delivery: Delivery, error: str, retry_after: float | None) -> None:
+        delay = retry_delay(delivery.attempts, self.retry_base_seconds, retry_after)
+        if await self.outbox.retry_later(delivery, self.clock(), delay, error):
+            log.info(
+                "event=outbox_retry id=%s error=%s in=%.1fs",
+                delivery.id,
+                error,
+                delay.total_seconds(),
+            )
+        else:
+            log.error("event=outbox_gave_up id=%s error=%s", delivery.id, error)
