@@ -504,20 +504,18 @@ class _Page:
             [
                 [self.button("btn_submit", callbacks.flow(rev, Action(ActionName.SUBMIT)))],
                 [
+                    self.button(
+                        "btn_submit_unlinked",
+                        callbacks.flow(rev, Action(ActionName.SUBMIT_UNLINKED)),
+                    )
+                ],
+                [
                     self.button("btn_edit", callbacks.flow(rev, Action(ActionName.EDIT_MENU))),
                     self.button("btn_discard", callbacks.flow(rev, Action(ActionName.CANCEL))),
                 ],
             ]
         )
-        messages: list[str] = []
-        for block in blocks:
-            if (
-                messages
-                and _visible_length(messages[-1]) + _visible_length(block) + 2 <= MESSAGE_BUDGET
-            ):
-                messages[-1] += "\n\n" + block
-            else:
-                messages.append(block)
+        messages = _pack(blocks)
         out: list[Outgoing] = [Send(text) for text in messages[:-1]]
         out.append(Send(messages[-1], keyboard))
         return out

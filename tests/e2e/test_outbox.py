@@ -1,0 +1,148 @@
+"""Nothing a person must receive is lost when Telegram fails, and nothing arrives twice."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from emulator import BotApiEmulator, UserClient
+from harness import TOKEN, InProcessBot, bot_environment
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Bot
+
+from bot.crypto import Keyring
+from bot.i18n import catalogue
+from bot.intake.questionnaire import load_questionnaire
+from bot.services.outbox import Notification, Outbox, enqueue
+from bot.services.responder import create_invite
+from bot.store.database import migrate, session_factory
+from bot.telegram.render import Renderer
+from bot.telegram.sender import OutboxSender
+
+WAIT = 30.0
+
+
+def received(user: UserClient, pattern: str) -> list[str]:
+    return [m.text for m in user.messages if re.search(pattern, m.text)]
+
+
+async def queue(engine: AsyncEngine, keyring: Keyring, users: list[UserClient], tag: str) -> None:
+    async with session_factory(engine).begin() as session:
+        for n, user in enumerate(users):
+            enqueue(
+                session,
+                keyring,
+                user.chat_id,
+                Notification("alert_new_case", "en", {"case": f"C-{tag}{n}"}),
+                datetime.now(UTC),
+            )
+
+
+async def run_sender_until(sender: OutboxSender, done: Callable[[], bool], within: float) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not done():
+            assert loop.time() < deadline, "outbox not delivered in time"
+            sender.poke()
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        sender.poke()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_every_message_is_delivered_once_through_500s_429s_and_dropped_connections(
+    emulator: BotApiEmulator, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    await migrate(engine)
+    users = [emulator.new_user(first_name=f"R{i}", started=True) for i in range(6)]
+    await queue(engine, keyring, users, "A")
+    emulator.fail("sendMessage", status=500, times=3)
+    emulator.fail("sendMessage", retry_after=1, times=1)
+    emulator.fail("sendMessage", drop_connection=True, times=2)
+    async with Bot(TOKEN, base_url=emulator.base_url) as bot:
+        renderer = Renderer(catalogue(), load_questionnaire(), "confide_test_bot")
+        outbox = Outbox(session_factory(engine), keyring)
+        sender = OutboxSender(outbox, bot, renderer, retry_base_seconds=0.05)
+        await run_sender_until(sender, lambda: all(received(u, "New case") for u in users), WAIT)
+        assert emulator.failures_served == 6
+        for n, user in enumerate(users):
+            assert received(user, "New case") == [f"📥 New case C-A{n}. Claim it to take it on."]
+        assert await outbox.pending() == 0
+
+        # A sender that stops while Telegram is down; the next one (a restart) finishes the job.
+        await queue(engine, keyring, users[:3], "B")
+        emulator.fail("sendMessage", status=502, times=1000)
+        first = OutboxSender(outbox, bot, renderer, retry_base_seconds=0.05)
+        await run_sender_until(first, lambda: emulator.failures_served >= 12, WAIT)
+        assert await outbox.pending() == 3
+        emulator.clear_failures()
+        second = OutboxSender(
+            Outbox(session_factory(engine), keyring), bot, renderer, retry_base_seconds=0.05
+        )
+        await run_sender_until(second, lambda: all(received(u, "C-B") for u in users[:3]), WAIT)
+        await asyncio.sleep(0.3)  # anything extra would show up now
+        for user in users[:3]:
+            assert len(received(user, "C-B")) == 1
+        assert await outbox.pending() == 0
+
+
+async def test_alerts_survive_telegram_outage_and_a_bot_restart(
+    emulator: BotApiEmulator,
+    engine: AsyncEngine,
+    keyring: Keyring,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+
+
+    env = bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump())
+    (tmp_path / "config.toml").write_text(
+        "[telegram]\npoll_timeout = 1\n[outbox]\nretry_seconds = 0.1\n", encoding="utf-8"
+    )
+    bot = InProcessBot(env)
+    await bot.start()
+    people = []
+    for name in ("Kim", "Lou"):
+        async with session_factory(engine).begin() as session:
+            code = await create_invite(
+                session, keyring, "responder", name, datetime.now(UTC), timedelta(hours=1)
+            )
+        person = emulator.new_user(first_name=name, language_code="en")
+        await person.send(f"/enroll {code}")
+        await person.next_message(WAIT)
+        people.append(person)
+
+    # Telegram fails every sendMessage for a while; the reporter's own replies are retried
+    # in place, the alerts wait in the outbox. Then the bot is restarted mid-outage.
+    reporter = emulator.new_user(first_name="Mo", language_code="en")
+    await reporter.send("/start")
+    await reporter.next_message(WAIT)
+    await reporter.click("Make a report")
+    await reporter.next_message(WAIT)
+    emulator.fail("sendMessage", status=500, times=2)
+    await reporter.click("Verbal harassment")
+    await reporter.next_message(WAIT)
+    for _ in range(11):
+        await reporter.click("Skip")
+        await reporter.next_message(WAIT)
+    emulator.fail("sendMessage", status=503, times=10_000, description="Service Unavailable")
+    await reporter.click("Send report")
+    await emulator.wait_until(lambda: emulator.failures_served > 6, timeout=WAIT)
+    await bot.stop()
+    emulator.clear_failures()
+    await bot.start()
+    for person in people:
+        await emulator.wait_until(
+            lambda: all(received(p, "New case") for p in people), timeout=WAIT
+        )
+    await asyncio.sleep(0.5)
+    for person in people:
+        assert len(received(person, "New case")) == 1
+    await bot.stop()
