@@ -138,10 +138,7 @@ async def test_alerts_survive_telegram_outage_and_a_bot_restart(
     await bot.stop()
     emulator.clear_failures()
     await bot.start()
-    for person in people:
-        await emulator.wait_until(
-            lambda: all(received(p, "New case") for p in people), timeout=WAIT
-        )
+    await emulator.wait_until(lambda: all(received(p, "New case") for p in people), timeout=WAIT)
     await asyncio.sleep(0.5)
     for person in people:
         assert len(received(person, "New case")) == 1
