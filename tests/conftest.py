@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.crypto import Keyring
-from bot.store.database import create_engine
+from bot.store.database import create_engine, migrate
 
 if TYPE_CHECKING:
     from emulator import BotApiEmulator
@@ -69,7 +69,14 @@ def bot_env(
 
 
 @pytest.fixture
-async def bot(bot_env: dict[str, str]) -> AsyncIterator[InProcessBot]:
+async def migrated(engine: AsyncEngine) -> AsyncEngine:
+    """What `confide migrate` does (SQLite would also migrate itself at start-up)."""
+    await migrate(engine)
+    return engine
+
+
+@pytest.fixture
+async def bot(bot_env: dict[str, str], migrated: AsyncEngine) -> AsyncIterator[InProcessBot]:
     running = InProcessBot(bot_env)
     await running.start()
     yield running

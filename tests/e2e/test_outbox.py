@@ -95,12 +95,12 @@ async def test_every_message_is_delivered_once_through_500s_429s_and_dropped_con
 
 async def test_alerts_survive_telegram_outage_and_a_bot_restart(
     emulator: BotApiEmulator,
-    engine: AsyncEngine,
+    migrated: AsyncEngine,
     keyring: Keyring,
     tmp_path: Path,
     database_url: str,
 ) -> None:
-
+    engine = migrated
 
     env = bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump())
     (tmp_path / "config.toml").write_text(

@@ -15,7 +15,7 @@ WAIT = 20.0
 
 
 async def test_restart_between_two_answers_loses_nothing_and_logs_no_secrets(
-    emulator: BotApiEmulator, bot_env: dict[str, str], tmp_path: Path
+    emulator: BotApiEmulator, bot_env: dict[str, str], tmp_path: Path, migrated: object
 ) -> None:
     bot = SubprocessBot({**bot_env, "CONFIDE_LOG_LEVEL": "DEBUG"}, tmp_path / "bot.log")
     await bot.start()
