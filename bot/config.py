@@ -6,8 +6,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from bot.cases.sla import ServiceLevels
 
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -33,6 +36,8 @@ class Settings:
     log_level: str
     outbox_retry_seconds: float = 2.0
     invite_hours: float = 24.0
+    levels: ServiceLevels = field(default_factory=ServiceLevels)
+    deadline_scan_seconds: float = 30.0
 
     def require_token(self) -> str:
         if not self.token:
@@ -69,6 +74,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     telegram, database, keys = section("telegram"), section("database"), section("keys")
     intake, logging_ = section("intake"), section("logging")
     outbox, responders = section("outbox"), section("responders")
+    service = section("service_levels")
 
     def resolve(value: object) -> Path | None:
         if not value:
@@ -89,6 +95,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_timeout = int(telegram.get("poll_timeout", 30))
         retry_seconds = float(outbox.get("retry_seconds", 2))
         invite_hours = float(responders.get("invite_hours", 24))
+        levels = ServiceLevels(
+            claim=timedelta(hours=float(service.get("claim_hours", 24))),
+            urgent_claim=timedelta(hours=float(service.get("urgent_claim_hours", 1))),
+            first_reply=timedelta(hours=float(service.get("first_reply_hours", 72))),
+            urgent_repeat=timedelta(minutes=float(service.get("urgent_repeat_minutes", 15))),
+        )
+        scan_seconds = float(service.get("scan_seconds", 30))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if max_age <= 0:
@@ -112,6 +125,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=str(env.get("CONFIDE_LOG_LEVEL") or logging_.get("level", "INFO")).upper(),
         outbox_retry_seconds=retry_seconds,
         invite_hours=invite_hours,
+        levels=levels,
+        deadline_scan_seconds=scan_seconds,
     )
 
 

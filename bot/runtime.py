@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -15,6 +16,7 @@ from bot.i18n import catalogue
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.conversation import ConversationService
+from bot.services.deadlines import DeadlineWatch
 from bot.services.outbox import Outbox
 from bot.store import queries
 from bot.store.database import (
@@ -75,7 +77,10 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
 
 
 async def serve(
-    settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     keyring = load_keyring(settings)
     questionnaire = load_questionnaire(settings.questionnaire)
@@ -92,6 +97,8 @@ async def serve(
             intake,
             default_language=settings.default_language,
             draft_max_age_hours=settings.draft_max_age_hours,
+            clock=clock,
+            levels=settings.levels,
         )
         application = build_application(settings)
         assert token
@@ -102,8 +109,10 @@ async def serve(
                 application.bot,
                 renderer,
                 retry_base_seconds=settings.outbox_retry_seconds,
+                clock=clock,
             )
             service.on_notify = sender.poke
+            watch = DeadlineWatch(sessions, keyring, settings.levels, clock, sender.poke)
             await application.start()
             assert application.updater is not None
             await application.updater.start_polling(
@@ -114,6 +123,7 @@ async def serve(
             background = [
                 asyncio.create_task(_prune_forever(service, settings)),
                 asyncio.create_task(sender.run(stop)),
+                asyncio.create_task(_watch_deadlines(watch, settings.deadline_scan_seconds)),
             ]
             log.info("event=started")
             if ready is not None:
@@ -129,6 +139,15 @@ async def serve(
     finally:
         await engine.dispose()
     log.info("event=stopped")
+
+
+async def _watch_deadlines(watch: DeadlineWatch, every_seconds: float) -> None:
+    while True:
+        try:
+            await watch.scan()
+        except Exception as error:  # keep the clock running; the next scan catches up
+            log.error("event=deadline_scan_failed error=%s", type(error).__name__)
+        await asyncio.sleep(every_seconds)
 
 
 async def _prune_forever(service: ConversationService, settings: Settings) -> None:

@@ -257,6 +257,11 @@ class Keyring:
 
     # -- blind indexes ----------------------------------------------------------------------
 
+    def chain_hash(self, previous: bytes, entry: bytes) -> bytes:
+        """The audit log's link: a keyed hash of the previous link and this entry, so that
+        someone who can write to the database, but has no key, cannot forge a new chain."""
+        return self.blind_index("audit-chain", previous + entry)
+
     def blind_index(self, purpose: str, value: str | bytes) -> bytes:
         """HMAC-SHA256 look-up token: equal inputs match, but the hash reveals nothing.
 

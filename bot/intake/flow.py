@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.intake.dates import UNKNOWN, DateError, parse_date_answer
-from bot.intake.questionnaire import Kind, Question, Questionnaire, Text
+from bot.intake.questionnaire import Choice, Kind, Question, Questionnaire, Text
 
 Answer = str | list[str]
 DATE_SHORTCUTS = ("today", "yesterday", UNKNOWN)
@@ -40,6 +40,9 @@ class Draft:
     selection: tuple[str, ...] | None = None  # a multiple-choice answer being ticked
     return_to: Stage = Stage.QUESTION  # where "keep going" leads from the discard prompt
     rev: int = 0
+    # The conflict-of-interest question's choices (choice id, responder's name), fixed when
+    # the report was started so the question cannot change under the reporter.
+    exclusion: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class Draft:
             "selection": list(self.selection) if self.selection is not None else None,
             "return_to": self.return_to.value,
             "rev": self.rev,
+            "exclusion": [list(c) for c in self.exclusion],
         }
 
     @classmethod
@@ -65,6 +69,7 @@ class Draft:
             selection=tuple(selection) if selection is not None else None,
             return_to=Stage(data.get("return_to", Stage.QUESTION)),
             rev=int(data.get("rev", 0)),
+            exclusion=tuple((str(a), str(b)) for a, b in data.get("exclusion", ())),
         )
 
 
@@ -209,10 +214,33 @@ class Intake:
 
     def __init__(self, questionnaire: Questionnaire) -> None:
         self.questionnaire = questionnaire
+        self._variants: dict[tuple[tuple[str, str], ...], Intake] = {}
 
-    def start(self) -> Step:
-        first = self.applicable({})[0]
-        return self._show(Draft(question=first.id))
+    def start(self, exclusion: tuple[tuple[str, str], ...] = ()) -> Step:
+        """A new draft; `exclusion` lists the responders the reporter may exclude."""
+        intake = self.for_exclusion(exclusion)
+        first = intake.applicable({})[0]
+        return intake._show(Draft(question=first.id, exclusion=exclusion))
+
+    def for_draft(self, draft: Draft) -> Intake:
+        return self.for_exclusion(draft.exclusion)
+
+    def for_exclusion(self, exclusion: tuple[tuple[str, str], ...]) -> Intake:
+        """This questionnaire, plus the conflict-of-interest question when there is anyone
+        to exclude (asked before how to be contacted)."""
+        if not exclusion:
+            return self
+        if exclusion not in self._variants:
+            question = exclusion_question(exclusion)
+            questions = list(self.questionnaire.questions)
+            at = (
+                self.questionnaire.index("contact")
+                if "contact" in self.questionnaire
+                else len(questions)
+            )
+            questions.insert(at, question)
+            self._variants[exclusion] = Intake(Questionnaire(tuple(questions)))
+        return self._variants[exclusion]
 
     def show(self, draft: Draft) -> Step:
         """The current screen again, e.g. when the reporter comes back later."""
@@ -477,3 +505,26 @@ def _bump(draft: Draft, **changes: Any) -> Draft:
 
 def _without(answers: dict[str, Answer], key: str) -> dict[str, Answer]:
     return {k: v for k, v in answers.items() if k != key}
+
+
+EXCLUSION_QUESTION = "exclude"
+
+
+def exclusion_question(choices: tuple[tuple[str, str], ...]) -> Question:
+    return Question(
+        id=EXCLUSION_QUESTION,
+        kind=Kind.MULTI,
+        text=Text(
+            en="Is any of these responders involved, or should not see your report? Tick them "
+            "and they will not be told about it or be able to open it. (Administrators "
+            "still receive escalations if your case is not handled in time.)",
+            zh="以下处理人员中，是否有人牵涉其中或不应看到您的举报？勾选后，他们不会收到通知，"
+            "也无法打开这份举报。（如果案件未被及时处理，管理员仍会收到升级通知。）",
+        ),
+        short=Text(en="Excluded responders", zh="回避的处理人员"),
+        required=False,
+        choices=tuple(Choice(id=cid, label=Text(en=name, zh=name)) for cid, name in choices),
+        max_length=None,
+        hint=None,
+        when=None,
+    )

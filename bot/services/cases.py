@@ -57,6 +57,16 @@ class CaseVault:
         data = self.key(case).open_json(case.reporter, _ref(case, "reporter"))
         return int(data["chat"]), str(data["language"])
 
+    def seal_excluded(self, case: Case, key: DataKey, responder_ids: list[uuid.UUID]) -> None:
+        case.excluded = key.seal_json([str(i) for i in responder_ids], _ref(case, "excluded"))
+
+    def excluded(self, case: Case) -> frozenset[uuid.UUID]:
+        """Responders the reporter excluded from this case (conflict of interest)."""
+        if case.excluded is None or case.wrapped_key is None:
+            return frozenset()
+        ids = self.key(case).open_json(case.excluded, _ref(case, "excluded"))
+        return frozenset(uuid.UUID(i) for i in ids)
+
     async def add_message(
         self,
         session: AsyncSession,
@@ -131,6 +141,7 @@ class CaseVault:
         case.answers = None
         case.reporter = None
         case.reporter_lookup = None
+        case.excluded = None
 
 
 def _ref(case: Case, field: str) -> FieldRef:

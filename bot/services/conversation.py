@@ -8,6 +8,7 @@ never sees Telegram objects and never renders text."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,21 +19,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.cases.sla import ServiceLevels
 from bot.crypto import DataKey, FieldRef, Keyring
 from bot.i18n import Language, pick_language
 from bot.intake.flow import Draft, Intake
+from bot.services import audit
 from bot.services.cases import CaseVault
 from bot.services.outbox import Notification, enqueue
 from bot.services.protocol import Command, Incoming, Reply, ResponderButton, Text, View
 from bot.store import queries
-from bot.store.models import Chat, Responder
+from bot.store.models import Case, Chat, Responder
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
+ADMIN_COMMANDS = frozenset({"responders", "revoke", "overdue", "audit"})
 RESPONDER_COMMANDS = frozenset(
-    {"queue", "mine", "claim", "release", "open", "reply", "note", "state", "responders", "revoke"}
+    {"queue", "mine", "claim", "release", "open", "reply", "note", "state"} | ADMIN_COMMANDS
 )
-ADMIN_COMMANDS = frozenset({"responders", "revoke"})
 CODE_ATTEMPTS = 5  # wrong receipt or enrolment codes before a pause
 CODE_PAUSE = timedelta(minutes=15)
 
@@ -131,17 +134,32 @@ class Turn:
         self,
         notification_for: Callable[[str], Notification],
         only: Responder | None = None,
-        admins_only: bool = False,
+        excluded: frozenset[uuid.UUID] = frozenset(),
     ) -> int:
-        """Alert `only`, or every active responder (in their own language)."""
-        people = [only] if only is not None else await queries.responders(self.session)
-        count = 0
+        """Alert `only`, or every active responder the reporter did not exclude; if that
+        leaves nobody, the admins (a report is never left without a reader)."""
+        if only is not None and only.active:
+            people = [only]
+        else:
+            everyone = await queries.responders(self.session)
+            people = [p for p in everyone if p.id not in excluded]
+            if not people:
+                people = [p for p in everyone if p.role == "admin"]
         for person in people:
-            if person is None or not person.active or (admins_only and person.role != "admin"):
-                continue
             self.notify(self.responder_chat(person), notification_for(person.language))
-            count += 1
-        return count
+        return len(people)
+
+    async def audit(self, case: Case, action: str) -> None:
+        actor = self.responder
+        await audit.record(
+            self.session,
+            self.keyring,
+            case.id,
+            str(actor.id) if actor else "reporter",
+            actor.role if actor else "reporter",
+            action,
+            self.now,
+        )
 
     # -- wrong codes are rate-limited per chat ---------------------------------------------
 
@@ -174,7 +192,9 @@ class ConversationService:
         draft_max_age_hours: float = 72,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_notify: Callable[[], None] = lambda: None,
+        levels: ServiceLevels | None = None,
     ) -> None:
+        self.levels = levels or ServiceLevels()
         self.sessions = sessions
         self.keyring = keyring
         self.intake = intake

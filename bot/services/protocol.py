@@ -154,6 +154,7 @@ class ShowCase:
     urgent: bool
     thread: tuple[ThreadItem, ...] = ()
     can_act: bool = False  # reply and withdraw
+    timeline: tuple[tuple[datetime, str, str], ...] = ()  # (when, action, role)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,20 @@ class ShowCaseFile:
 
 
 @dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    who: str  # a responder's name, "reporter" or "system"
+    role: str
+    action: str
+
+
+@dataclass(frozen=True)
+class ShowAudit:
+    short_id: str
+    lines: tuple[AuditLine, ...]
+
+
+@dataclass(frozen=True)
 class ShowResponders:
     people: tuple[tuple[str, str, bool], ...]  # (display name, role, active)
 
@@ -247,6 +262,7 @@ View = (
     | ShowCaseFile
     | ShowResponders
     | SetCommands
+    | ShowAudit
 )
 
 

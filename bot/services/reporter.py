@@ -4,11 +4,14 @@ responders through the bot, and withdrawing."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from bot.cases.ids import new_receipt_code, new_short_id, normalize_receipt_code
 from bot.cases.lifecycle import State, can_withdraw
+from bot.cases.sla import timers_at_submission
 from bot.i18n import LANGUAGES
 from bot.intake.flow import (
+    EXCLUSION_QUESTION,
     Action,
     ActionName,
     Discarded,
@@ -22,6 +25,7 @@ from bot.intake.flow import (
 )
 from bot.services.cases import CaseDestroyed
 from bot.services.conversation import ChatState, Mode, Turn
+from bot.services.deadlines import set_timers
 from bot.services.outbox import Notification
 from bot.services.protocol import (
     CaseButton,
@@ -51,6 +55,26 @@ from bot.store.models import Case, Responder
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 3500
+# What a reporter sees of the audit trail: who (by role only) did what, and when.
+TIMELINE_ACTIONS = frozenset(
+    {
+        "submit",
+        "claim",
+        "open",
+        "first_reply",
+        "state:investigating",
+        "state:waiting",
+        "state:resolved",
+        "state:closed",
+        "escalate_claim",
+        "escalate_reply",
+        "withdraw",
+    }
+)
+
+
+def _choice_id(responder_id: uuid.UUID) -> str:
+    return "x" + responder_id.hex[:12]
 
 
 class ReporterTurn:
@@ -123,7 +147,9 @@ class ReporterTurn:
     async def _menu(self, item: Menu) -> list[View]:
         if item is Menu.REPORT:
             if self.state.mode is not Mode.INTAKE or self.state.draft is None:
-                step = self.turn.service.intake.start()
+                people = await queries.responders(self.turn.session)
+                exclusion = tuple((_choice_id(p.id), p.display_name) for p in people)
+                step = self.turn.service.intake.start(exclusion)
                 keep = self.state
                 self.state = self.turn.state = ChatState(
                     mode=Mode.INTAKE,
@@ -167,19 +193,21 @@ class ReporterTurn:
         """The question (or review) the reporter is on, so buttons stay at the bottom."""
         if self.state.mode is not Mode.INTAKE or self.state.draft is None:
             return []
-        step = self.turn.service.intake.show(self.state.draft)
+        draft = self.state.draft
+        step = self.turn.service.intake.for_draft(draft).show(draft)
         return [ShowStep(step, step.draft.rev, None)]
 
     def _stale(self) -> list[View]:
         if self.state.mode is Mode.INTAKE and self.state.draft is not None:
-            step = self.turn.service.intake.show(self.state.draft)
+            draft = self.state.draft
+            step = self.turn.service.intake.for_draft(draft).show(draft)
             notice = Notice(NoticeKind.STALE_BUTTON)
             return [ShowStep(Step(step.draft, step.screen, (notice,)), step.draft.rev, None)]
         return [Say("notice_stale_button"), ShowMenu()]
 
     async def _flow(self, flow_input: Input, rev: int | None = None) -> list[View]:
         assert self.state.draft is not None
-        intake = self.turn.service.intake
+        intake = self.turn.service.intake.for_draft(self.state.draft)
         step = intake.advance(self.state.draft, flow_input, self.turn.now.date(), rev=rev)
         if isinstance(step.outcome, Discarded):
             self.state.mode, self.state.draft = Mode.IDLE, None
@@ -210,15 +238,20 @@ class ReporterTurn:
             updated_at=now,
         )
         key = turn.vault.new_key(case)
-        turn.vault.seal_answers(
-            case, key, {"language": turn.language, "answers": submitted.answers}
-        )
+        answers = dict(submitted.answers)
+        chosen = answers.pop(EXCLUSION_QUESTION, [])
+        people = await queries.responders(session)
+        excluded = [p.id for p in people if _choice_id(p.id) in chosen]
+        turn.vault.seal_answers(case, key, {"language": turn.language, "answers": answers})
+        turn.vault.seal_excluded(case, key, excluded)
         if submitted.link:
             turn.vault.link_reporter(
                 case, key, turn.incoming.chat_id, turn.language, turn.chat.lookup
             )
+        set_timers(case, timers_at_submission(now, case.urgent, turn.service.levels))
         session.add(case)
         await session.flush()
+        await turn.audit(case, "submit")
         alerted = await turn.notify_responders(
             lambda language: Notification(
                 "alert_urgent_case" if case.urgent else "alert_new_case",
@@ -228,7 +261,8 @@ class ReporterTurn:
                     ("btn_claim", f"R|claim|{case.short_id}"),
                     ("btn_open", f"R|open|{case.short_id}"),
                 ),
-            )
+            ),
+            excluded=frozenset(excluded),
         )
         log.info(
             "event=case_submitted case=%s urgent=%s linked=%s alerted=%d",

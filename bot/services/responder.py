@@ -21,16 +21,24 @@ from bot.cases.lifecycle import (
     check_transition,
     parse_state,
 )
+from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_submission
 from bot.crypto import DataKey, FieldRef, Keyring
+from bot.services import audit
 from bot.services.cases import CaseDestroyed
 from bot.services.conversation import Turn
+from bot.services.deadlines import pause as pause_timers
+from bot.services.deadlines import resume as resume_timers
+from bot.services.deadlines import set_timers, timers_of
+from bot.services.deadlines import stop as stop_timers
 from bot.services.outbox import Notification
 from bot.services.protocol import (
+    AuditLine,
     Command,
     QueueItem,
     ResponderButton,
     Say,
     SetCommands,
+    ShowAudit,
     ShowCaseFile,
     ShowQueue,
     ShowResponders,
@@ -75,6 +83,8 @@ class ResponderTurn:
             return [ShowResponders(tuple((p.display_name, p.role, p.active) for p in people))]
         if name == "revoke":
             return await self._revoke(argument)
+        if name == "overdue":
+            return [await self._overdue()]
         case_id, _, rest = argument.partition(" ")
         if not case_id:
             return [Say(f"usage_{name}")]
@@ -83,6 +93,8 @@ class ResponderTurn:
             return [Say("no_such_case", {"case": _short(case_id)})]
         if name == "open":
             return await self._open(case)
+        if name == "audit":
+            return await self._audit(case)
         if name == "claim":
             return await self._claim(case)
         if name == "release":
@@ -123,7 +135,11 @@ class ResponderTurn:
     async def _queue(self, kind: str, page: int) -> ShowQueue:
         session = self.turn.session
         mine = self.me.id if kind == "mine" else None
-        cases = await queries.open_cases(session, [s.value for s in OPEN_STATES], mine)
+        cases = [
+            c
+            for c in await queries.open_cases(session, [s.value for s in OPEN_STATES], mine)
+            if self.me.id not in self.turn.vault.excluded(c)
+        ]
         names = await self._names()
         pages = max(1, -(-len(cases) // PAGE_SIZE))
         page = min(max(1, page), pages)
@@ -155,6 +171,7 @@ class ResponderTurn:
             notes = await vault.notes(session, case, names)
         except CaseDestroyed:
             return [Say("case_withdrawn_gone", {"case": case.short_id})]
+        await self.turn.audit(case, "open")
         log.info("event=case_opened case=%s", case.short_id)
         return [
             ShowCaseFile(
@@ -186,6 +203,8 @@ class ResponderTurn:
                     Say("claimed_by_other", {"case": case.short_id, "name": other.display_name})
                 ]
         case.claimed_by, case.claimed_at, case.updated_at = self.me.id, self.turn.now, self.turn.now
+        set_timers(case, after_claim(timers_of(case)))
+        await self.turn.audit(case, "claim")
         log.info("event=case_claimed case=%s", case.short_id)
         return [Say("claimed", {"case": case.short_id}), *await self._open(case)]
 
@@ -193,6 +212,20 @@ class ResponderTurn:
         if case.claimed_by != self.me.id and self.me.role != "admin":
             return [Say("not_yours", {"case": case.short_id})]
         case.claimed_by, case.claimed_at, case.updated_at = None, None, self.turn.now
+        levels, now = self.turn.service.levels, self.turn.now
+        fresh = timers_at_submission(now, case.urgent, levels)
+        current = timers_of(case)
+        set_timers(
+            case,
+            Timers(
+                fresh.claim_remind_at,
+                fresh.claim_due_at,
+                current.reply_remind_at,
+                current.reply_due_at,
+                fresh.urgent_repeat_at,
+            ),
+        )
+        await self.turn.audit(case, "release")
         log.info("event=case_released case=%s", case.short_id)
         return [Say("released", {"case": case.short_id})]
 
@@ -218,12 +251,18 @@ class ResponderTurn:
         try:
             if kind == "note":
                 await turn.vault.add_note(turn.session, case, self.me, text, turn.now)
+                await turn.audit(case, "note")
                 log.info("event=note_added case=%s", case.short_id)
                 return [Say("note_saved", {"case": case.short_id})]
             await turn.vault.add_message(turn.session, case, "responder", self.me, text, turn.now)
         except CaseDestroyed:
             return [Say("case_withdrawn_gone", {"case": case.short_id})]
         case.updated_at = turn.now
+        await turn.audit(case, "reply")
+        if case.first_reply_at is None:
+            case.first_reply_at = turn.now
+            set_timers(case, after_first_reply(timers_of(case)))
+            await turn.audit(case, "first_reply")
         reporter = turn.vault.reporter(case)
         log.info("event=reply_sent case=%s linked=%s", case.short_id, reporter is not None)
         if reporter is None:
@@ -251,7 +290,15 @@ class ResponderTurn:
                     {"case": case.short_id, "from": case.status, "to": wanted.value},
                 )
             ]
+        previous = State(case.status)
         case.status, case.updated_at = wanted.value, turn.now
+        if wanted is State.WAITING:
+            pause_timers(case, turn.now)
+        elif wanted in (State.RESOLVED, State.CLOSED):
+            stop_timers(case)
+        elif previous is State.WAITING:
+            resume_timers(case, turn.now)
+        await turn.audit(case, f"state:{wanted.value}")
         reporter = turn.vault.reporter(case)
         if reporter is not None:
             chat_id, language = reporter
@@ -285,10 +332,53 @@ class ResponderTurn:
         log.info("event=responder_revoked")
         return [Say("revoked", {"name": person.display_name})]
 
+    async def _overdue(self) -> ShowQueue:
+        """Open cases past a deadline: escalated, or due and not yet scanned."""
+        now = self.turn.now
+        names = await self._names()
+        late = [
+            c
+            for c in await queries.open_cases(self.turn.session, [s.value for s in OPEN_STATES])
+            if c.escalated_at is not None
+            or any(t is not None and t <= now for t in (c.claim_due_at, c.reply_due_at))
+        ]
+        return ShowQueue(
+            "overdue",
+            tuple(
+                QueueItem(
+                    c.short_id,
+                    now - c.submitted_at,
+                    c.status,
+                    c.urgent,
+                    names.get(c.claimed_by) if c.claimed_by else None,
+                )
+                for c in late
+            ),
+            1,
+            1,
+        )
+
+    async def _audit(self, case: Case) -> list[View]:
+        names = {str(k): v for k, v in (await self._names()).items()}
+        entries = await audit.trail(self.turn.session, case.id)
+        await self.turn.audit(case, "export")  # reading the trail is itself recorded
+        return [
+            ShowAudit(
+                case.short_id,
+                tuple(
+                    AuditLine(e.at, names.get(e.actor, e.actor), e.role, e.action) for e in entries
+                ),
+            )
+        ]
+
     # -- helpers ---------------------------------------------------------------------------
 
     async def _case(self, text: str) -> Case | None:
-        return await queries.case_by_short_id(self.turn.session, _short(text))
+        """The case, unless the reporter excluded me from it: then it does not exist for me."""
+        case = await queries.case_by_short_id(self.turn.session, _short(text))
+        if case is None or self.me.id in self.turn.vault.excluded(case):
+            return None
+        return case
 
     async def _names(self) -> dict[uuid.UUID, str]:
         return {

@@ -127,6 +127,20 @@ class Case(Base):
         Uuid, ForeignKey("responders.id", ondelete="SET NULL")
     )
     claimed_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    first_reply_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    # Responders the reporter excluded (conflict of interest), sealed: who was excluded is
+    # itself a hint at who is involved.
+    excluded: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The service-level clock: when the next reminder / escalation / urgent repeat is due.
+    # A timer is cleared in the same transaction that fires it, so it fires once.
+    claim_remind_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    claim_due_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    reply_remind_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    reply_due_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    urgent_repeat_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    next_timer_at: Mapped[datetime | None] = mapped_column(Timestamp(), index=True)
+    paused_at: Mapped[datetime | None] = mapped_column(Timestamp())  # waiting on the reporter
+    escalated_at: Mapped[datetime | None] = mapped_column(Timestamp())
     submitted_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp())
 
@@ -190,3 +204,28 @@ class KeyCheck(Base):
 
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditEntry(Base):
+    """Append-only record of every access and action on a case. Each entry's `link` is a
+    keyed hash over the previous entry's link and this entry, so a changed, removed or
+    re-ordered entry breaks the chain; `AuditHead` holds the newest link, so a removed
+    tail is caught too."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(Timestamp())
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    actor: Mapped[str] = mapped_column(String(40))  # a responder id, "reporter" or "system"
+    role: Mapped[str] = mapped_column(String(16))  # responder, admin, reporter, system
+    action: Mapped[str] = mapped_column(String(32))
+    link: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    __tablename__ = "audit_head"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    link: Mapped[bytes] = mapped_column(LargeBinary(32))

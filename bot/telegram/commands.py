@@ -8,7 +8,7 @@ from bot.i18n import LANGUAGES, Catalogue
 
 REPORTER_COMMANDS = ("start", "status", "withdraw", "cancel", "language", "privacy", "help")
 RESPONDER_COMMANDS = ("queue", "mine", "open", "claim", "release", "reply", "note", "state")
-ADMIN_COMMANDS = ("responders", "revoke")
+ADMIN_COMMANDS = ("overdue", "audit", "responders", "revoke")
 
 
 def commands_for(role: str) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from bot.services.protocol import (
     Menu,
     Say,
     SetCommands,
+    ShowAudit,
     ShowCase,
     ShowCaseFile,
     ShowLanguages,
@@ -183,6 +184,12 @@ class _Page:
                 return [Send("\n".join(lines) if people else self.t("no_responders"))]
             case SetCommands(role):
                 return [SetChatCommands(role)]
+            case ShowAudit(short_id, lines):
+                rows = [
+                    f"{_when(line.at)} · {html.escape(line.who)} ({line.role}) · {line.action}"
+                    for line in lines
+                ]
+                return [Send(_fit(self.t("audit_title", case=short_id) + "\n" + "\n".join(rows)))]
         raise TypeError(f"cannot render {type(view).__name__}")
 
     def menu(self, resume: bool) -> Send:
@@ -230,6 +237,16 @@ class _Page:
         text = self.t(
             "case_status", case=view.short_id, submitted=_when(view.submitted_at), status=status
         )
+        if view.timeline:
+            text += (
+                "\n\n"
+                + self.t("timeline_title")
+                + "\n"
+                + "\n".join(
+                    f"{_when(at)} · " + self.t(_timeline_key(action), role=self.t(f"role_{role}"))
+                    for at, action, role in view.timeline[-12:]
+                )
+            )
         if view.thread:
             text += "\n\n" + "\n\n".join(
                 self.thread_item(i, for_reporter=True) for i in view.thread[-10:]
@@ -532,6 +549,10 @@ class _Page:
         if question.kind is Kind.DATE and answer == UNKNOWN:
             return self.t("date_unknown")
         return html.escape(answer if isinstance(answer, str) else ", ".join(answer))
+
+
+def _timeline_key(action: str) -> str:
+    return "tl_" + action.replace(":", "_")
 
 
 def _pack(blocks: list[str]) -> list[str]:
