@@ -23,9 +23,11 @@ from bot.intake.flow import (
     TypedText,
     Unsupported,
 )
+from bot.services import audit
 from bot.services.cases import CaseDestroyed
 from bot.services.conversation import ChatState, Mode, Turn
 from bot.services.deadlines import set_timers
+from bot.services.deadlines import stop as stop_timers
 from bot.services.outbox import Notification
 from bot.services.protocol import (
     CaseButton,
@@ -323,6 +325,8 @@ class ReporterTurn:
             thread = await self.turn.vault.thread(
                 self.turn.session, case, mark_read_by="reporter", now=self.turn.now
             )
+        events = await audit.trail(self.turn.session, case.id)
+        timeline = tuple((e.at, e.action, e.role) for e in events if e.action in TIMELINE_ACTIONS)
         return ShowCase(
             case.short_id,
             case.submitted_at,
@@ -330,6 +334,7 @@ class ReporterTurn:
             case.urgent,
             thread,
             can_act=can_withdraw(State(case.status)),
+            timeline=timeline,
         )
 
     async def _my_case(self, short_id: str) -> Case | None:
@@ -375,6 +380,7 @@ class ReporterTurn:
         except CaseDestroyed:
             return self._stale()
         case.updated_at = turn.now
+        await turn.audit(case, "reporter_message")
         claimer = await turn.session.get(Responder, case.claimed_by) if case.claimed_by else None
         await turn.notify_responders(
             lambda language: Notification(
@@ -383,7 +389,8 @@ class ReporterTurn:
                 {"case": case.short_id},
                 (("btn_open", f"R|open|{case.short_id}"),),
             ),
-            only=claimer if claimer is not None and claimer.active else None,
+            only=claimer,
+            excluded=turn.vault.excluded(case),
         )
         log.info("event=reporter_message case=%s", case.short_id)
         return [Say("reporter_reply_sent", {"case": case.short_id})]
@@ -413,17 +420,21 @@ class ReporterTurn:
     async def _withdraw(self, case: Case) -> list[View]:
         turn = self.turn
         claimer = await turn.session.get(Responder, case.claimed_by) if case.claimed_by else None
+        excluded = turn.vault.excluded(case)
         await turn.vault.destroy(turn.session, case)
         case.status = State.WITHDRAWN.value
         case.updated_at = turn.now
+        stop_timers(case)
         self.state.case_session = None
+        await turn.audit(case, "withdraw")
         await turn.notify_responders(
             lambda language: Notification(
                 "alert_withdrawn",
                 language,
                 {"case": case.short_id},
             ),
-            only=claimer if claimer is not None and claimer.active else None,
+            only=claimer,
+            excluded=excluded,
         )
         log.info("event=case_withdrawn case=%s", case.short_id)
         return [Say("withdrawn", {"case": case.short_id})]

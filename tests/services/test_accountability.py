@@ -1,0 +1,361 @@
+"""Deadlines, escalation, the audit chain and exclusions, on a really migrated database with
+a clock the test controls. The deadline scans run in this process, in a second scanner (a
+restart), and in two `confide tick` processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from pathlib import Path
+
+import pytest
+from harness import REPO
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cases.sla import ServiceLevels
+from bot.crypto import FieldRef, Keyring
+from bot.intake.flow import Action, ActionName, Intake, Review, Toggle
+from bot.intake.questionnaire import load_questionnaire
+from bot.services import audit
+from bot.services.conversation import ConversationService
+from bot.services.deadlines import DeadlineWatch
+from bot.services.protocol import (
+    CaseButton,
+    Command,
+    Event,
+    FlowButton,
+    Incoming,
+    Menu,
+    MenuButton,
+    ShowCase,
+    ShowReceipt,
+    ShowStep,
+    Text,
+)
+from bot.services.responder import create_invite
+from bot.store.database import migrate, session_factory
+from bot.store.models import AuditEntry, OutboxMessage
+
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+REPORTER, ANN, BEN, ADA = 1001, 2001, 2002, 2003
+updates = count(1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine, keyring: Keyring) -> tuple[ConversationService, Clock]:
+    await migrate(engine)
+    clock = Clock()
+    service = ConversationService(
+        session_factory(engine), keyring, Intake(load_questionnaire()), clock=clock
+    )
+    for chat_id, name, role in (
+        (ANN, "Ann", "responder"),
+        (BEN, "Ben", "responder"),
+        (ADA, "Ada", "admin"),
+    ):
+        async with session_factory(engine).begin() as session:
+            code = await create_invite(session, keyring, role, name, T0, timedelta(hours=1))
+        await send(service, Command("enroll", code), chat_id)
+    return service, clock
+
+
+async def send(service: ConversationService, event: Event, chat_id: int) -> tuple[object, ...]:
+    reply = await service.handle(Incoming(next(updates), chat_id, "en", 1, event))
+    assert reply is not None
+    return reply.views
+
+
+async def file_report(
+    service: ConversationService, *, danger: bool = False, exclude: tuple[str, ...] = ()
+) -> str:
+    views = await send(service, MenuButton(Menu.REPORT), REPORTER)
+    views = await send(service, Text("Verbal harassment"), REPORTER)
+    while True:
+        (step,) = [v for v in views if isinstance(v, ShowStep)]
+        if isinstance(step.step.screen, Review):
+            break
+        question = step.step.screen.question.id  # type: ignore[union-attr]
+        if question == "safe_now" and danger:
+            views = await send(service, Text("I am in danger now"), REPORTER)
+        elif question == "exclude" and exclude:
+            screen = step.step.screen
+            for choice in screen.question.choices:  # type: ignore[union-attr]
+                if choice.label.en in exclude:
+                    views = await send(service, FlowButton(step.rev, Toggle(choice.id)), REPORTER)
+                    (step,) = [v for v in views if isinstance(v, ShowStep)]
+            views = await send(service, FlowButton(step.rev, Action(ActionName.DONE)), REPORTER)
+        else:
+            views = await send(service, FlowButton(step.rev, Action(ActionName.SKIP)), REPORTER)
+    views = await send(service, FlowButton(step.rev, Action(ActionName.SUBMIT)), REPORTER)
+    (receipt,) = [v for v in views if isinstance(v, ShowReceipt)]
+    return receipt.short_id
+
+
+async def outbox(engine: AsyncEngine, keyring: Keyring) -> list[tuple[int, str]]:
+    """Every queued notification as (recipient chat, catalogue key), oldest first."""
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(select(OutboxMessage).order_by(OutboxMessage.created_at))
+        ).all()
+    result = []
+    for row in rows:
+        key = keyring.unwrap(row.wrapped_key, f"outbox:{row.id}")
+        chat = int(key.open_text(row.recipient, FieldRef("outbox", str(row.id), "recipient")))
+        payload = key.open_json(row.payload, FieldRef("outbox", str(row.id), "payload"))
+        result.append((chat, payload["key"]))
+    return result
+
+
+async def keys_after(engine: AsyncEngine, keyring: Keyring, before: int) -> list[tuple[int, str]]:
+    return (await outbox(engine, keyring))[before:]
+
+
+async def test_reminder_at_half_time_escalation_at_deadline_and_never_twice(
+    world: tuple[ConversationService, Clock], engine: AsyncEngine, keyring: Keyring
+) -> None:
+    service, clock = world
+    case = await file_report(service)
+    assert sorted(await outbox(engine, keyring)) == sorted(
+        [(ANN, "alert_new_case"), (BEN, "alert_new_case"), (ADA, "alert_new_case")]
+    )
+    seen = len(await outbox(engine, keyring))
+    watch = DeadlineWatch(session_factory(engine), keyring, ServiceLevels(), clock)
+
+    clock.now = T0 + timedelta(hours=11, minutes=59)
+    assert await watch.scan() == 0
+    clock.now = T0 + timedelta(hours=12)
+    assert await watch.scan() == 1
+    assert await watch.scan() == 0  # the same moment again: nothing more
+    restarted = DeadlineWatch(session_factory(engine), keyring, ServiceLevels(), clock)
+    assert await restarted.scan() == 0  # nor after a restart
+    reminders = await keys_after(engine, keyring, seen)
+    assert sorted(reminders) == sorted(
+        [(ANN, "reminder_claim"), (BEN, "reminder_claim"), (ADA, "reminder_claim")]
+    )
+    seen += len(reminders)
+
+    clock.now = T0 + timedelta(hours=24)
+    assert await restarted.scan() == 1
+    escalations = await keys_after(engine, keyring, seen)
+    assert sorted(escalations) == sorted([(ADA, "escalated_claim"), (REPORTER, "notify_escalated")])
+    seen += len(escalations)
+
+    views = await send(service, Command("overdue"), ADA)
+    assert case in repr(views)
+    views = await send(service, Command("status"), REPORTER)
+    assert "escalate_claim" not in repr(views)  # /status lists; the case view has the timeline
+
+    # A claim stops the claim clock; waiting on the reporter pauses the reply clock.
+    await send(service, Command("claim", case), ANN)
+    await send(service, Command("state", f"{case} waiting"), ANN)
+    clock.now = T0 + timedelta(hours=100)
+    assert await watch.scan() == 0  # paused: nothing counts against the responders
+    await send(service, Command("state", f"{case} investigating"), ANN)
+    seen = len(await outbox(engine, keyring))
+    clock.now = T0 + timedelta(hours=100 + 12)  # 36 h of reply time had gone when it paused
+    assert await watch.scan() == 1
+    assert await keys_after(engine, keyring, seen) == [(ANN, "reminder_reply")]
+
+
+async def test_urgent_cases_alert_everyone_and_repeat_until_claimed(
+    world: tuple[ConversationService, Clock], engine: AsyncEngine, keyring: Keyring
+) -> None:
+    service, clock = world
+    case = await file_report(service, danger=True)
+    first = await outbox(engine, keyring)
+    assert sorted(first) == sorted(
+        [(ANN, "alert_urgent_case"), (BEN, "alert_urgent_case"), (ADA, "alert_urgent_case")]
+    )
+    watch = DeadlineWatch(session_factory(engine), keyring, ServiceLevels(), clock)
+    clock.now = T0 + timedelta(minutes=15)
+    assert await watch.scan() == 1
+    assert sorted(await keys_after(engine, keyring, 3)) == sorted(
+        [(ANN, "alert_urgent_repeat"), (BEN, "alert_urgent_repeat"), (ADA, "alert_urgent_repeat")]
+    )
+    await send(service, Command("claim", case), BEN)
+    seen = len(await outbox(engine, keyring))
+    clock.now = T0 + timedelta(minutes=45)
+    await watch.scan()
+    assert all(key != "alert_urgent_repeat" for _, key in await keys_after(engine, keyring, seen))
+
+
+async def test_two_tick_processes_on_one_database_fire_each_timer_once(
+    world: tuple[ConversationService, Clock],
+    engine: AsyncEngine,
+    keyring: Keyring,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    service, _ = world
+    for _ in range(5):
+        await file_report(service)
+    seen = len(await outbox(engine, keyring))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CONFIDE_DATABASE_URL": database_url,
+        "CONFIDE_KEYS": keyring.dump(),
+        "CONFIDE_CONFIG": str(tmp_path / "none.toml"),
+    }
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    now = (T0 + timedelta(hours=12, minutes=1)).isoformat()
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "tick",
+            "--now",
+            now,
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [await p.communicate() for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    fired = sum(int(out.decode().split()[0]) for out, _ in outputs)
+    assert fired == 5  # five cases, one reminder each, whichever process fired it
+    reminders = await keys_after(engine, keyring, seen)
+    assert len(reminders) == 5 * 3  # to Ann, Ben and Ada, once per case
+
+
+async def test_excluded_responders_hear_nothing_and_cannot_touch_the_case(
+    world: tuple[ConversationService, Clock], engine: AsyncEngine, keyring: Keyring
+) -> None:
+    service, _ = world
+    case = await file_report(service, exclude=("Ben",))
+    assert sorted(await outbox(engine, keyring)) == sorted(
+        [(ANN, "alert_new_case"), (ADA, "alert_new_case")]
+    )
+    for command, argument in (
+        ("open", case),
+        ("claim", case),
+        ("release", case),
+        ("reply", f"{case} hello"),
+        ("note", f"{case} hi"),
+        ("state", f"{case} closed"),
+    ):
+        views = await send(service, Command(command, argument), BEN)
+        assert "no_such_case" in repr(views), (command, views)
+    for listing in ("queue", "mine"):
+        assert case not in repr(await send(service, Command(listing), BEN))
+    assert case in repr(await send(service, Command("queue"), ANN))
+
+    everyone_out = await file_report(service, exclude=("Ann", "Ben", "Ada"))
+    alerts = [k for k in await outbox(engine, keyring) if k[1] == "alert_new_case"][2:]
+    assert alerts == [(ADA, "alert_new_case")]  # admins get it when everyone is excluded
+    assert everyone_out != case
+
+
+async def test_every_access_is_audited_and_tampering_is_detected(
+    world: tuple[ConversationService, Clock],
+    engine: AsyncEngine,
+    keyring: Keyring,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    service, clock = world
+    case = await file_report(service)
+    clock.now += timedelta(minutes=5)
+    await send(service, Command("open", case), ANN)
+    await send(service, Command("claim", case), ANN)
+    await send(service, Command("reply", f"{case} Hello"), ANN)
+    await send(service, Command("note", f"{case} note"), ANN)
+    await send(service, Command("state", f"{case} investigating"), ANN)
+    await send(service, Command("release", case), ANN)
+    views = await send(service, Command("audit", case), ADA)
+    trail = repr(views)
+    for action in (
+        "submit",
+        "open",
+        "claim",
+        "reply",
+        "first_reply",
+        "note",
+        "state:investigating",
+        "release",
+    ):
+        assert f"action='{action}'" in trail, action
+    assert "Ann" in trail
+    not_admin = await send(service, Command("audit", case), ANN)
+    assert "unknown_command" in repr(not_admin)
+
+    async with session_factory(engine).begin() as session:
+        entries, breaks = await audit.verify(session, keyring)
+    assert entries >= 9 and breaks == []
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CONFIDE_DATABASE_URL": database_url,
+        "CONFIDE_KEYS": keyring.dump(),
+        "CONFIDE_CONFIG": str(tmp_path / "c.toml"),
+    }
+    (tmp_path / "c.toml").write_text("", encoding="utf-8")
+
+    def verify_cli() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "audit", "verify"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert verify_cli().returncode == 0
+    async with engine.begin() as connection:  # someone edits history in the database
+        original = (
+            await connection.execute(select(AuditEntry.action).where(AuditEntry.seq == 5))
+        ).scalar_one()
+        await connection.execute(
+            update(AuditEntry)
+            .where(AuditEntry.seq == 5)
+            .values(action="note" if original != "note" else "open")
+        )
+    broken = verify_cli()
+    assert broken.returncode == 1
+    assert "entry 5" in broken.stderr
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(AuditEntry).where(AuditEntry.seq == 5).values(action=original)
+        )
+    assert verify_cli().returncode == 0
+    async with engine.begin() as connection:  # or removes the newest entries
+        await connection.execute(delete(AuditEntry).where(AuditEntry.seq >= 9))
+    truncated = verify_cli()
+    assert truncated.returncode == 1 and "removed from the end" in truncated.stderr
+
+
+async def test_the_reporter_sees_a_timeline_by_role_never_by_name(
+    world: tuple[ConversationService, Clock], engine: AsyncEngine, keyring: Keyring
+) -> None:
+    service, clock = world
+    case = await file_report(service)
+    clock.now += timedelta(hours=1)
+    await send(service, Command("claim", case), ANN)
+    await send(service, Command("reply", f"{case} Hello"), ANN)
+    await send(service, Command("state", f"{case} investigating"), ANN)
+    (view,) = await send(service, CaseButton("open", case), REPORTER)
+    assert isinstance(view, ShowCase)
+    actions = [action for _, action, _ in view.timeline]
+    assert actions[:5] == ["submit", "claim", "open", "first_reply", "state:investigating"]
+    assert {role for _, _, role in view.timeline} <= {"reporter", "responder", "admin", "system"}
+    assert "Ann" not in repr(view.timeline)
