@@ -8,7 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from bot.config import Settings, load_settings
@@ -43,8 +44,9 @@ def bot_environment(
 class InProcessBot:
     """`bot.runtime.serve` as a task in the test's event loop."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], clock: Callable[[], datetime] | None = None) -> None:
         self.env = dict(env)
+        self.clock = clock
         self.task: asyncio.Task[None] | None = None
         self.stop_event = asyncio.Event()
 
@@ -55,7 +57,12 @@ class InProcessBot:
     async def start(self) -> None:
         self.stop_event = asyncio.Event()
         ready = asyncio.Event()
-        self.task = asyncio.create_task(serve(self.settings, self.stop_event, ready))
+        if self.clock is None:
+            self.task = asyncio.create_task(serve(self.settings, self.stop_event, ready))
+        else:
+            self.task = asyncio.create_task(
+                serve(self.settings, self.stop_event, ready, clock=self.clock)
+            )
         waiter = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({self.task, waiter}, timeout=30, return_when="FIRST_COMPLETED")
         if self.task in done:

@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from bot.i18n import catalogue
 from bot.intake.dates import UNKNOWN, DateError, parse_date_answer
 from bot.intake.questionnaire import Choice, Kind, Question, Questionnaire, Text
 
@@ -511,17 +512,12 @@ EXCLUSION_QUESTION = "exclude"
 
 
 def exclusion_question(choices: tuple[tuple[str, str], ...]) -> Question:
+    messages = catalogue().messages
     return Question(
         id=EXCLUSION_QUESTION,
         kind=Kind.MULTI,
-        text=Text(
-            en="Is any of these responders involved, or should not see your report? Tick them "
-            "and they will not be told about it or be able to open it. (Administrators "
-            "still receive escalations if your case is not handled in time.)",
-            zh="以下处理人员中，是否有人牵涉其中或不应看到您的举报？勾选后，他们不会收到通知，"
-            "也无法打开这份举报。（如果案件未被及时处理，管理员仍会收到升级通知。）",
-        ),
-        short=Text(en="Excluded responders", zh="回避的处理人员"),
+        text=Text(**messages["exclusion_question"]),
+        short=Text(**messages["exclusion_short"]),
         required=False,
         choices=tuple(Choice(id=cid, label=Text(en=name, zh=name)) for cid, name in choices),
         max_length=None,

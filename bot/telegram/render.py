@@ -449,7 +449,7 @@ class _Page:
             hints.append(self.t("hint_text", limit=question.max_length))
         elif question.kind is Kind.MULTI:
             hints.append(self.t("hint_multi"))
-        elif question.kind is Kind.DATE:
+        elif question.kind is Kind.DATE and question.hint is None:
             hints.append(self.t("hint_date"))
         if hints:
             lines.append(f"<i>{' '.join(hints)}</i>")
