@@ -103,16 +103,10 @@ async def invite_code(role: str, name: str) -> int:
     logs.configure("WARNING")
     from datetime import UTC, datetime, timedelta
 
-    from bot.runtime import check_keys, load_keyring, prepare_database
     from bot.services.responder import create_invite
-    from bot.store.database import create_engine, session_factory
 
-    keyring = load_keyring(settings)
-    engine = create_engine(settings.database_url)
+    engine, sessions, keyring = await _open_database()
     try:
-        await prepare_database(settings, engine)
-        sessions = session_factory(engine)
-        await check_keys(sessions, keyring)
         valid_for = timedelta(hours=settings.invite_hours)
         async with sessions.begin() as session:
             code = await create_invite(session, keyring, role, name, datetime.now(UTC), valid_for)

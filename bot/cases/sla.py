@@ -24,34 +24,21 @@ class Timers:
     reply_due_at: datetime | None = None
     urgent_repeat_at: datetime | None = None
 
+    def _times(self) -> tuple[datetime | None, ...]:
+        return (
+            self.claim_remind_at,
+            self.claim_due_at,
+            self.reply_remind_at,
+            self.reply_due_at,
+            self.urgent_repeat_at,
+        )
+
     def next_at(self) -> datetime | None:
-        times = [
-            t
-            for t in (
-                self.claim_remind_at,
-                self.claim_due_at,
-                self.reply_remind_at,
-                self.reply_due_at,
-                self.urgent_repeat_at,
-            )
-            if t is not None
-        ]
-        return min(times, default=None)
+        return min((t for t in self._times() if t is not None), default=None)
 
     def shifted(self, by: timedelta) -> Timers:
         """After a pause (waiting on the reporter), every clock resumes where it stopped."""
-        return Timers(
-            *(
-                t + by if t is not None else None
-                for t in (
-                    self.claim_remind_at,
-                    self.claim_due_at,
-                    self.reply_remind_at,
-                    self.reply_due_at,
-                    self.urgent_repeat_at,
-                )
-            )
-        )
+        return Timers(*(t + by if t is not None else None for t in self._times()))
 
 
 class Due(StrEnum):

@@ -144,5 +144,11 @@ class CaseVault:
         case.excluded = None
 
 
+def responder_chat(keyring: Keyring, responder: Responder) -> int:
+    """A responder's Telegram chat id, to reach them."""
+    key = keyring.unwrap(responder.wrapped_key, f"responders:{responder.id}")
+    return int(key.open_text(responder.chat, FieldRef("responders", str(responder.id), "chat")))
+
+
 def _ref(case: Case, field: str) -> FieldRef:
     return FieldRef("cases", str(case.id), field)

@@ -24,9 +24,9 @@ from bot.crypto import DataKey, FieldRef, Keyring
 from bot.i18n import Language, pick_language
 from bot.intake.flow import Draft, Intake
 from bot.services import audit
-from bot.services.cases import CaseVault
+from bot.services.cases import CaseVault, responder_chat
 from bot.services.outbox import Notification, enqueue
-from bot.services.protocol import Command, Incoming, Reply, ResponderButton, Text, View
+from bot.services.protocol import Command, Incoming, Reply, ResponderButton, Say, Text, View
 from bot.store import queries
 from bot.store.models import Case, Chat, Responder
 
@@ -127,8 +127,7 @@ class Turn:
         self.notified = True
 
     def responder_chat(self, responder: Responder) -> int:
-        key = self.keyring.unwrap(responder.wrapped_key, f"responders:{responder.id}")
-        return int(key.open_text(responder.chat, FieldRef("responders", str(responder.id), "chat")))
+        return responder_chat(self.keyring, responder)
 
     async def notify_responders(
         self,
@@ -163,16 +162,18 @@ class Turn:
 
     # -- wrong codes are rate-limited per chat ---------------------------------------------
 
-    def code_pause_left(self) -> timedelta | None:
+    def code_pause(self) -> Say | None:
+        """After too many wrong codes, the message to show instead of checking another."""
         recent = [
             t
             for t in (datetime.fromisoformat(s) for s in self.state.code_failures)
             if self.now - t < CODE_PAUSE
         ]
         self.state.code_failures = [t.isoformat() for t in recent]
-        if len(recent) >= CODE_ATTEMPTS:
-            return CODE_PAUSE - (self.now - min(recent))
-        return None
+        if len(recent) < CODE_ATTEMPTS:
+            return None
+        left = CODE_PAUSE - (self.now - min(recent))
+        return Say("too_many_codes", {"minutes": max(1, round(left.total_seconds() / 60))})
 
     def code_failed(self) -> None:
         self.state.code_failures.append(self.now.isoformat())

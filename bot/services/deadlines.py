@@ -10,7 +10,7 @@ process can win, on SQLite too."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.lifecycle import OPEN_STATES, State
 from bot.cases.sla import Due, ServiceLevels, Timers, due
-from bot.crypto import FieldRef, Keyring
+from bot.crypto import Keyring
 from bot.services import audit
-from bot.services.cases import CaseVault
+from bot.services.cases import CaseVault, responder_chat
 from bot.services.outbox import Notification, enqueue
 from bot.store import queries
 from bot.store.models import Case, Responder
@@ -165,21 +165,17 @@ class DeadlineWatch:
     def _tell(
         self,
         session: AsyncSession,
-        people: object,
+        people: Iterable[Responder],
         key: str,
         params: dict[str, str],
         buttons: tuple[tuple[str, str], ...],
         now: datetime,
     ) -> None:
-        for person in people:  # type: ignore[attr-defined]
-            assert isinstance(person, Responder)
-            chat = self.keyring.unwrap(person.wrapped_key, f"responders:{person.id}").open_text(
-                person.chat, FieldRef("responders", str(person.id), "chat")
-            )
+        for person in people:
             enqueue(
                 session,
                 self.keyring,
-                int(chat),
+                responder_chat(self.keyring, person),
                 Notification(key, person.language, params, buttons),
                 now,
             )

@@ -299,9 +299,8 @@ class ReporterTurn:
 
     async def _check_receipt(self, text: str) -> list[View]:
         turn = self.turn
-        pause = turn.code_pause_left()
-        if pause is not None:
-            return [Say("too_many_codes", {"minutes": max(1, round(pause.total_seconds() / 60))})]
+        if (paused := turn.code_pause()) is not None:
+            return [paused]
         code = normalize_receipt_code(text)
         if code is None:
             return [Say("not_a_receipt_code")]

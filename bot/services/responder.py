@@ -402,9 +402,8 @@ def _page(text: str) -> int:
 
 async def enrol(turn: Turn, code_text: str) -> list[View]:
     """`/enroll CODE` from anyone, in a private chat."""
-    pause = turn.code_pause_left()
-    if pause is not None:
-        return [Say("too_many_codes", {"minutes": max(1, round(pause.total_seconds() / 60))})]
+    if (paused := turn.code_pause()) is not None:
+        return [paused]
     code = normalize_receipt_code(code_text)
     invite = None
     if code is not None:
