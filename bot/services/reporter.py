@@ -25,7 +25,6 @@ from bot.intake.flow import (
 )
 from bot.services import audit
 from bot.services.cases import CaseDestroyed
-from bot.services.conversation import ChatState, Mode, Turn
 from bot.services.deadlines import set_timers
 from bot.services.deadlines import stop as stop_timers
 from bot.services.outbox import Notification
@@ -52,6 +51,7 @@ from bot.services.protocol import (
     View,
     Wipe,
 )
+from bot.services.turn import ChatState, Mode, Turn
 from bot.store import queries
 from bot.store.models import Case, Responder
 

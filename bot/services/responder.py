@@ -25,7 +25,6 @@ from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_subm
 from bot.crypto import DataKey, FieldRef, Keyring
 from bot.services import audit
 from bot.services.cases import CaseDestroyed
-from bot.services.conversation import Turn
 from bot.services.deadlines import pause as pause_timers
 from bot.services.deadlines import resume as resume_timers
 from bot.services.deadlines import set_timers, timers_of
@@ -45,6 +44,7 @@ from bot.services.protocol import (
     Text,
     View,
 )
+from bot.services.turn import Turn
 from bot.store import queries
 from bot.store.models import Case, Invite, Responder
 

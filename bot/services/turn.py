@@ -1,0 +1,171 @@
+"""One update's working state: the chat's sealed conversation state, and a Turn — what the
+reporter and responder logic need while handling one update, and what it asks to send."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.crypto import Keyring
+from bot.i18n import Language, pick_language
+from bot.intake.flow import Draft
+from bot.services import audit
+from bot.services.cases import CaseVault, responder_chat
+from bot.services.outbox import Notification, enqueue
+from bot.services.protocol import Incoming, Say
+from bot.store import queries
+from bot.store.models import Case, Chat, Responder
+
+if TYPE_CHECKING:
+    from bot.services.conversation import ConversationService
+
+CODE_ATTEMPTS = 5  # wrong receipt or enrolment codes before a pause
+CODE_PAUSE = timedelta(minutes=15)
+
+
+class Mode(StrEnum):
+    IDLE = "idle"
+    INTAKE = "intake"
+    AWAIT_RECEIPT = "await_receipt"
+
+
+@dataclass
+class ChatState:
+    """A chat's conversation state, stored sealed in its `chats` row."""
+
+    mode: Mode = Mode.IDLE
+    draft: Draft | None = None
+    # First message of the report conversation, so it can be wiped from the phone afterwards.
+    first_message_id: int | None = None
+    wipe_allowed: bool = False
+    # The next text is a message for a case: {"kind": "reply"|"note"|"reporter_reply", "case"}.
+    compose: dict[str, str] | None = None
+    # A case this chat opened with its receipt code (unlinked reporters act through this).
+    case_session: str | None = None
+    code_failures: list[str] = field(default_factory=list)  # ISO times of wrong codes
+
+    def worth_keeping(self) -> bool:
+        return bool(
+            self.mode is not Mode.IDLE
+            or self.wipe_allowed
+            or self.compose
+            or self.case_session
+            or self.code_failures
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "draft": self.draft.to_json() if self.draft else None,
+            "first": self.first_message_id,
+            "wipe": self.wipe_allowed,
+            "compose": self.compose,
+            "session": self.case_session,
+            "failures": self.code_failures,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChatState:
+        draft = data.get("draft")
+        return cls(
+            mode=Mode(data.get("mode", Mode.IDLE)),
+            draft=Draft.from_json(draft) if draft else None,
+            first_message_id=data.get("first"),
+            wipe_allowed=bool(data.get("wipe", False)),
+            compose=data.get("compose"),
+            case_session=data.get("session"),
+            code_failures=list(data.get("failures", [])),
+        )
+
+
+@dataclass
+class Turn:
+    """Everything one update's logic needs, and what it asks to be sent to others."""
+
+    service: ConversationService
+    session: AsyncSession
+    chat: Chat
+    state: ChatState
+    incoming: Incoming
+    now: datetime
+    responder: Responder | None
+    notified: bool = False
+
+    @property
+    def language(self) -> Language:
+        return pick_language(
+            self.chat.language, self.incoming.client_language, self.service.default_language
+        )
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.service.keyring
+
+    @property
+    def vault(self) -> CaseVault:
+        return self.service.vault
+
+    def notify(self, chat_id: int, notification: Notification) -> None:
+        enqueue(self.session, self.keyring, chat_id, notification, self.now)
+        self.notified = True
+
+    def responder_chat(self, responder: Responder) -> int:
+        return responder_chat(self.keyring, responder)
+
+    async def notify_responders(
+        self,
+        notification_for: Callable[[str], Notification],
+        only: Responder | None = None,
+        excluded: frozenset[uuid.UUID] = frozenset(),
+    ) -> int:
+        """Alert `only`, or every active responder the reporter did not exclude; if that
+        leaves nobody, the admins (a report is never left without a reader)."""
+        if only is not None and only.active:
+            people = [only]
+        else:
+            everyone = await queries.responders(self.session)
+            people = [p for p in everyone if p.id not in excluded]
+            if not people:
+                people = [p for p in everyone if p.role == "admin"]
+        for person in people:
+            self.notify(self.responder_chat(person), notification_for(person.language))
+        return len(people)
+
+    async def audit(self, case: Case, action: str) -> None:
+        actor = self.responder
+        await audit.record(
+            self.session,
+            self.keyring,
+            case.id,
+            str(actor.id) if actor else "reporter",
+            actor.role if actor else "reporter",
+            action,
+            self.now,
+        )
+
+    # -- wrong codes are rate-limited per chat ---------------------------------------------
+
+    def code_pause(self) -> Say | None:
+        """After too many wrong codes, the message to show instead of checking another."""
+        recent = [
+            t
+            for t in (datetime.fromisoformat(s) for s in self.state.code_failures)
+            if self.now - t < CODE_PAUSE
+        ]
+        self.state.code_failures = [t.isoformat() for t in recent]
+        if len(recent) < CODE_ATTEMPTS:
+            return None
+        left = CODE_PAUSE - (self.now - min(recent))
+        return Say("too_many_codes", {"minutes": max(1, round(left.total_seconds() / 60))})
+
+    def code_failed(self) -> None:
+        self.state.code_failures.append(self.now.isoformat())
+
+    def code_succeeded(self) -> None:
+        self.state.code_failures = []
