@@ -9,11 +9,17 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from emulator import BotApiEmulator, UserClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.config import Settings, load_settings
+from bot.crypto import Keyring
 from bot.runtime import serve
+from bot.services.responder import create_invite
+from bot.store.database import session_factory
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-TOKEN"
@@ -130,3 +136,27 @@ class SubprocessBot:
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             await self.stop(signal.SIGKILL)
+
+
+async def invite(engine: AsyncEngine, keyring: Keyring, name: str, role: str = "responder") -> str:
+    """What `confide invite` does: a one-time enrolment code."""
+    async with session_factory(engine).begin() as session:
+        return await create_invite(
+            session, keyring, role, name, datetime.now(UTC), timedelta(hours=24)
+        )
+
+
+async def enrol(
+    emulator: BotApiEmulator,
+    engine: AsyncEngine,
+    keyring: Keyring,
+    name: str,
+    role: str = "responder",
+) -> UserClient:
+    """A new person who sends /enroll CODE and is welcomed."""
+    person = emulator.new_user(first_name=name, language_code="en")
+    code = await invite(engine, keyring, name, role)
+    await person.send(f"/enroll {code}")
+    welcome = await person.next_message(20.0)
+    assert f"Welcome, {name}" in welcome.text, welcome.text
+    return person

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from emulator import BotApiEmulator, UserClient
-from harness import InProcessBot, bot_environment
+from emulator import BotApiEmulator
+from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.crypto import Keyring
-from bot.services.responder import create_invite
-from bot.store.database import session_factory
 
 WAIT = 20.0
 
@@ -22,19 +20,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-async def enrol(
-    emulator: BotApiEmulator, engine: AsyncEngine, keyring: Keyring, name: str, role: str
-) -> UserClient:
-    async with session_factory(engine).begin() as session:
-        code = await create_invite(
-            session, keyring, role, name, datetime.now(UTC), timedelta(hours=1)
-        )
-    person = emulator.new_user(first_name=name, language_code="en")
-    await person.send(f"/enroll {code}")
-    await person.next_message(WAIT)
-    return person
 
 
 async def test_unclaimed_case_is_reminded_then_escalated_and_the_reporter_told(

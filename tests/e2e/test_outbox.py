@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from emulator import BotApiEmulator, UserClient
-from harness import TOKEN, InProcessBot, bot_environment
+from harness import TOKEN, InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 
@@ -17,7 +17,6 @@ from bot.crypto import Keyring
 from bot.i18n import catalogue
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.outbox import Notification, Outbox, enqueue
-from bot.services.responder import create_invite
 from bot.store.database import migrate, session_factory
 from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
@@ -108,16 +107,7 @@ async def test_alerts_survive_telegram_outage_and_a_bot_restart(
     )
     bot = InProcessBot(env)
     await bot.start()
-    people = []
-    for name in ("Kim", "Lou"):
-        async with session_factory(engine).begin() as session:
-            code = await create_invite(
-                session, keyring, "responder", name, datetime.now(UTC), timedelta(hours=1)
-            )
-        person = emulator.new_user(first_name=name, language_code="en")
-        await person.send(f"/enroll {code}")
-        await person.next_message(WAIT)
-        people.append(person)
+    people = [await enrol(emulator, engine, keyring, name) for name in ("Kim", "Lou")]
 
     # Telegram fails every sendMessage for a while; the reporter's own replies are retried
     # in place, the alerts wait in the outbox. Then the bot is restarted mid-outage.

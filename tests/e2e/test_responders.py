@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from emulator import BotApiEmulator, BotMessage, UserClient
-from harness import InProcessBot
+from harness import InProcessBot, enrol, invite
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,28 +20,6 @@ from bot.store.models import Case, CaseMessage, CaseNote
 WAIT = 20.0
 RECEIPT = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 CASE = re.compile(r"C-[0-9A-Z]{4}")
-
-
-async def invite(engine: AsyncEngine, keyring: Keyring, name: str, role: str = "responder") -> str:
-    async with session_factory(engine).begin() as session:
-        return await create_invite(
-            session, keyring, role, name, datetime.now(UTC), timedelta(hours=24)
-        )
-
-
-async def enrol(
-    emulator: BotApiEmulator,
-    engine: AsyncEngine,
-    keyring: Keyring,
-    name: str,
-    role: str = "responder",
-) -> UserClient:
-    person = emulator.new_user(first_name=name, language_code="en")
-    code = await invite(engine, keyring, name, role)
-    await person.send(f"/enroll {code}")
-    welcome = await person.next_message(WAIT)
-    assert f"Welcome, {name}" in welcome.text, welcome.text
-    return person
 
 
 async def say(user: UserClient, text: str) -> BotMessage:
