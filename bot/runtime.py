@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings
@@ -50,6 +51,16 @@ def load_keyring(settings: Settings) -> Keyring:
 
 async def check_keys(sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> None:
     """Prove the keys are the database's keys, then remember any new ones."""
+    try:
+        await _check_and_remember_keys(sessions, keyring)
+    except IntegrityError:
+        # Another process starting at the same moment stored them first: check against those.
+        await _check_and_remember_keys(sessions, keyring)
+
+
+async def _check_and_remember_keys(
+    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+) -> None:
     async with sessions.begin() as session:
         stored = await queries.key_checks(session)
         kek_checks = {

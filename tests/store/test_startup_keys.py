@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_
 
 from bot.crypto import KeyConfigError, Keyring
 from bot.runtime import check_keys
-from bot.store.database import migrate, session_factory
+from bot.store.database import create_engine, migrate, session_factory
 
 
 async def test_keys_are_recorded_then_verified(engine: AsyncEngine, keyring: Keyring) -> None:
@@ -34,3 +38,29 @@ async def test_wrong_index_key_is_refused(engine: AsyncEngine, keyring: Keyring)
     mine = text.split("index = ")[1].splitlines()[0]
     with pytest.raises(KeyConfigError, match="index"):
         await check_keys(sessions, Keyring.parse(text.replace(mine, other_index)))
+
+
+async def test_two_processes_starting_together_on_a_new_database_both_start(
+    database_url: str, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    """Both read "no key checks yet" and both store them: the one that writes second checks
+    its keys against the first one's instead of failing. The race is forced: the first
+    process starts and finishes just as the second is about to write."""
+    await migrate(engine)
+    second = create_engine(database_url)
+    first_ran = False
+
+    @event.listens_for(second.sync_engine, "before_cursor_execute")
+    def first_process_wins(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        nonlocal first_ran
+        if statement.startswith("INSERT INTO key_checks") and not first_ran:
+            first_ran = True
+            await_(check_keys(session_factory(engine), keyring))
+
+    try:
+        await check_keys(session_factory(second), keyring)
+    finally:
+        await second.dispose()
+    assert first_ran
+    with pytest.raises(KeyConfigError):
+        await check_keys(session_factory(engine), Keyring.generate())
