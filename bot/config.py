@@ -38,6 +38,7 @@ class Settings:
     invite_hours: float = 24.0
     levels: ServiceLevels = field(default_factory=ServiceLevels)
     deadline_scan_seconds: float = 30.0
+    concurrent_updates: int = 16
 
     def require_token(self) -> str:
         if not self.token:
@@ -93,6 +94,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     try:
         max_age = float(intake.get("draft_max_age_hours", 72))
         poll_timeout = int(telegram.get("poll_timeout", 30))
+        concurrent = int(telegram.get("concurrent_updates", 16))
         retry_seconds = float(outbox.get("retry_seconds", 2))
         invite_hours = float(responders.get("invite_hours", 24))
         levels = ServiceLevels(
@@ -106,6 +108,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"{path}: {exc}") from exc
     if max_age <= 0:
         raise ConfigError(f"{path}: intake.draft_max_age_hours must be positive.")
+    if concurrent < 1:
+        raise ConfigError(f"{path}: telegram.concurrent_updates must be at least 1.")
     return Settings(
         token=env.get("CONFIDE_TELEGRAM_TOKEN")
         or env.get("TELEGRAM_BOT_TOKEN")
@@ -116,6 +120,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         base_file_url=env.get("CONFIDE_TELEGRAM_BASE_FILE_URL")
         or str(telegram.get("base_file_url", DEFAULT_BASE_FILE_URL)),
         poll_timeout=poll_timeout,
+        concurrent_updates=concurrent,
         database_url=_resolve_sqlite_path(database_url, base),
         key_file=key_file,
         key_material=key_material,

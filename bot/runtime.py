@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,10 @@ async def serve(
                 asyncio.create_task(sender.run(stop)),
                 asyncio.create_task(_watch_deadlines(watch, settings.deadline_scan_seconds)),
             ]
+            # What start-up built lives as long as the process: keep it out of every
+            # garbage collection from now on.
+            gc.collect()
+            gc.freeze()
             log.info("event=started")
             if ready is not None:
                 ready.set()

@@ -8,7 +8,9 @@ never sees Telegram objects and never renders text."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,8 @@ from bot.services.reporter import ReporterTurn
 from bot.services.responder import ResponderTurn, enrol
 from bot.services.turn import ChatState, Turn
 from bot.store import queries
-from bot.store.models import Chat, Responder
+from bot.store.chats import ChatRow, ChatStore, StaleChat
+from bot.store.models import Responder
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
@@ -50,6 +53,7 @@ class ConversationService:
     ) -> None:
         self.levels = levels or ServiceLevels()
         self.sessions = sessions
+        self.chats = ChatStore(sessions.kw["bind"])
         self.keyring = keyring
         self.intake = intake
         self.vault = CaseVault(keyring)
@@ -60,70 +64,87 @@ class ConversationService:
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """Handle one update from a private chat; None if it was already handled."""
+        lookup = self.keyring.blind_index("chat", str(incoming.chat_id))
         for _ in range(CONFLICT_RETRIES):
             try:
-                return await self._handle_once(incoming)
-            except (StaleDataError, IntegrityError):
+                return await self._handle_once(incoming, lookup)
+            except (StaleChat, StaleDataError, IntegrityError):
                 # Another process wrote this chat meanwhile (or created it): start over from
                 # what it wrote; a duplicate of its update is then recognised and skipped.
                 log.info("event=chat_write_conflict")
+                self.chats.forget(lookup)
         raise RuntimeError("chat kept changing under us")
 
-    async def _handle_once(self, incoming: Incoming) -> Reply | None:
+    async def _handle_once(self, incoming: Incoming, lookup: bytes) -> Reply | None:
         now = self.clock()
-        async with self.sessions.begin() as session:
-            lookup = self.keyring.blind_index("chat", str(incoming.chat_id))
-            chat = await queries.chat_by_lookup(session, lookup)
-            if chat is None:
-                chat = self._new_chat(lookup, now)
-                session.add(chat)
-            elif chat.last_update_id is not None and incoming.update_id <= chat.last_update_id:
-                log.info("event=update_duplicate")
-                return None
-            key = self.keyring.unwrap(chat.wrapped_key, _owner(chat))
-            state = self._load_state(chat, key)
-            responder = None
+        stored = await self.chats.find(lookup)
+        if stored is None:
+            stored = self._new_chat(lookup, now)
+        elif stored.last_update_id is not None and incoming.update_id <= stored.last_update_id:
+            log.info("event=update_duplicate")
+            return None
+        key = self.keyring.unwrap(stored.wrapped_key, _owner(stored.id))
+        state = self._load_state(stored, key)
+        turn = Turn(self, lookup, stored.language, state, incoming, now)
+        try:
             if _may_be_responder_business(incoming, state):
-                found = await queries.responder_by_lookup(session, lookup)
-                responder = found if found is not None and found.active else None
-            turn = Turn(self, session, chat, state, incoming, now, responder)
+                found = await queries.responder_by_lookup(turn.session, lookup)
+                turn.responder = found if found is not None and found.active else None
             views: list[View]
             if isinstance(incoming.event, Command) and incoming.event.name == "enroll":
                 views = await enrol(turn, incoming.event.argument)
-            elif responder is not None and _is_responder_business(incoming, state, responder):
+            elif turn.responder is not None and _is_responder_business(
+                incoming, state, turn.responder
+            ):
                 views = await ResponderTurn(turn).run()
             else:
                 views = await ReporterTurn(turn).run()
-            self._save_state(chat, key, turn.state)
-            chat.last_update_id = incoming.update_id
-            chat.updated_at = now
-            language = turn.language
+            row = replace(
+                stored,
+                state=self._seal_state(stored.id, key, turn.state),
+                language=turn.chosen_language,
+                last_update_id=incoming.update_id,
+                updated_at=now,
+                version=stored.version + 1,
+            )
+            session = turn.opened_session
+            if session is not None and session.in_transaction():
+                # The turn read or wrote other rows: the chat is written in that transaction.
+                await self.chats.write(row, stored.version, await session.connection())
+                await session.commit()
+                self.chats.written(row)
+            else:
+                # Only the chat's own row changes (most updates): committed with others'.
+                await self.chats.write(row, stored.version, None)
+        finally:
+            await turn.close()
         if turn.notified:
             self.on_notify()
-        return Reply(language=language, views=tuple(views))
+        return Reply(language=turn.language, views=tuple(views))
 
     def language_for(self, client_language: str | None) -> Language:
         return pick_language(None, client_language, self.default_language)
 
-    def _new_chat(self, lookup: bytes, now: datetime) -> Chat:
-        chat = Chat(id=queries.new_id(), lookup=lookup, created_at=now, updated_at=now)
-        chat.wrapped_key = self.keyring.wrap(DataKey.generate(), _owner(chat))
-        return chat
+    def _new_chat(self, lookup: bytes, now: datetime) -> ChatRow:
+        chat_id = queries.new_id()
+        wrapped = self.keyring.wrap(DataKey.generate(), _owner(chat_id))
+        return ChatRow(chat_id, lookup, wrapped, None, None, None, 0, now, now)
 
-    def _load_state(self, chat: Chat, key: DataKey) -> ChatState:
+    def _load_state(self, chat: ChatRow, key: DataKey) -> ChatState:
         if chat.state is None:
             return ChatState()
-        return ChatState.from_json(key.open_json(chat.state, _state_ref(chat)))
+        return ChatState.from_json(key.open_json(chat.state, _state_ref(chat.id)))
 
-    def _save_state(self, chat: Chat, key: DataKey, state: ChatState) -> None:
+    def _seal_state(self, chat_id: uuid.UUID, key: DataKey, state: ChatState) -> bytes | None:
         # Nothing worth keeping: keep nothing.
-        chat.state = (
-            key.seal_json(state.to_json(), _state_ref(chat)) if state.worth_keeping() else None
-        )
+        if not state.worth_keeping():
+            return None
+        return key.seal_json(state.to_json(), _state_ref(chat_id))
 
     async def forget_stale_drafts(self, max_age: timedelta) -> int:
         async with self.sessions.begin() as session:
             count = await queries.forget_stale_drafts(session, self.clock() - max_age)
+        self.chats.forget()
         if count:
             log.info("event=drafts_expired count=%d", count)
         return count
@@ -155,9 +176,9 @@ def _is_responder_business(incoming: Incoming, state: ChatState, responder: Resp
     return _may_be_responder_business(incoming, state)
 
 
-def _owner(chat: Chat) -> str:
-    return f"chats:{chat.id}"
+def _owner(chat_id: uuid.UUID) -> str:
+    return f"chats:{chat_id}"
 
 
-def _state_ref(chat: Chat) -> FieldRef:
-    return FieldRef("chats", str(chat.id), "state")
+def _state_ref(chat_id: uuid.UUID) -> FieldRef:
+    return FieldRef("chats", str(chat_id), "state")

@@ -186,7 +186,7 @@ class ReporterTurn:
     def _set_language(self, language: str) -> list[View]:
         if language not in LANGUAGES:
             return self._stale()
-        self.turn.chat.language = language
+        self.turn.chosen_language = language
         return [Say("language_set"), *self._current()]
 
     # -- the intake flow -------------------------------------------------------------------
@@ -247,9 +247,7 @@ class ReporterTurn:
         turn.vault.seal_answers(case, key, {"language": turn.language, "answers": answers})
         turn.vault.seal_excluded(case, key, excluded)
         if submitted.link:
-            turn.vault.link_reporter(
-                case, key, turn.incoming.chat_id, turn.language, turn.chat.lookup
-            )
+            turn.vault.link_reporter(case, key, turn.incoming.chat_id, turn.language, turn.lookup)
         set_timers(case, timers_at_submission(now, case.urgent, turn.service.levels))
         session.add(case)
         await session.flush()
@@ -285,7 +283,7 @@ class ReporterTurn:
         return [Say("check_case_prompt")]
 
     async def _status(self) -> list[View]:
-        linked = await queries.cases_linked_to(self.turn.session, self.turn.chat.lookup)
+        linked = await queries.cases_linked_to(self.turn.session, self.turn.lookup)
         if not linked:
             return self._ask_receipt()
         vault, session = self.turn.vault, self.turn.session
@@ -341,7 +339,7 @@ class ReporterTurn:
         case = await queries.case_by_short_id(self.turn.session, short_id)
         if case is None:
             return None
-        if case.reporter_lookup == self.turn.chat.lookup or self.state.case_session == short_id:
+        if case.reporter_lookup == self.turn.lookup or self.state.case_session == short_id:
             return case
         return None
 
@@ -399,7 +397,7 @@ class ReporterTurn:
     async def _withdraw_which(self) -> list[View]:
         candidates = [
             c
-            for c in await queries.cases_linked_to(self.turn.session, self.turn.chat.lookup)
+            for c in await queries.cases_linked_to(self.turn.session, self.turn.lookup)
             if can_withdraw(State(c.status))
         ]
         if self.state.case_session:

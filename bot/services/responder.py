@@ -423,9 +423,9 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
         return [Say("enrol_expired_code")]
     turn.code_succeeded()
     invite.used_at = turn.now
-    person = await queries.responder_by_lookup(turn.session, turn.chat.lookup)
+    person = await queries.responder_by_lookup(turn.session, turn.lookup)
     if person is None:
-        person = Responder(id=uuid.uuid4(), lookup=turn.chat.lookup)
+        person = Responder(id=uuid.uuid4(), lookup=turn.lookup)
         key = DataKey.generate()
         person.wrapped_key = turn.keyring.wrap(key, f"responders:{person.id}")
         person.chat = key.seal_text(

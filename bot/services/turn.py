@@ -20,7 +20,7 @@ from bot.services.cases import CaseVault, responder_chat
 from bot.services.outbox import Notification, enqueue
 from bot.services.protocol import Incoming, Say
 from bot.store import queries
-from bot.store.models import Case, Chat, Responder
+from bot.store.models import Case, Responder
 
 if TYPE_CHECKING:
     from bot.services.conversation import ConversationService
@@ -89,18 +89,30 @@ class Turn:
     """Everything one update's logic needs, and what it asks to be sent to others."""
 
     service: ConversationService
-    session: AsyncSession
-    chat: Chat
+    lookup: bytes  # the chat's keyed hash
+    chosen_language: str | None  # set with /language; else the client's
     state: ChatState
     incoming: Incoming
     now: datetime
-    responder: Responder | None
+    responder: Responder | None = None
     notified: bool = False
+    opened_session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The update's session, opened when the turn first needs more than its chat row."""
+        if self.opened_session is None:
+            self.opened_session = self.service.sessions()
+        return self.opened_session
+
+    async def close(self) -> None:
+        if self.opened_session is not None:
+            await self.opened_session.close()
 
     @property
     def language(self) -> Language:
         return pick_language(
-            self.chat.language, self.incoming.client_language, self.service.default_language
+            self.chosen_language, self.incoming.client_language, self.service.default_language
         )
 
     @property

@@ -29,7 +29,15 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     if is_sqlite(url):
         # One connection: SQLite has one writer at a time anyway, and queueing in the pool
         # (FIFO, asynchronous) is far cheaper than SQLite's sleeping busy handler.
-        options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120} | options
+        # No rollback on return to the pool: SQLAlchemy already ends every transaction it
+        # began, and on SQLite that rollback would be one more round trip to the driver's
+        # thread per transaction.
+        options = {
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": 120,
+            "pool_reset_on_return": None,
+        } | options
         engine = create_async_engine(url, hide_parameters=True, **options)
         _make_sqlite_safe_for_concurrency(engine)
         return engine

@@ -12,10 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.models import Case, CaseMessage, CaseNote, Chat, Invite, KeyCheck, Responder
 
 
-async def chat_by_lookup(session: AsyncSession, lookup: bytes) -> Chat | None:
-    return (await session.scalars(select(Chat).where(Chat.lookup == lookup))).one_or_none()
-
-
 async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
     return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
 
@@ -30,9 +26,12 @@ def new_id() -> uuid.UUID:
 
 
 async def forget_stale_drafts(session: AsyncSession, older_than: datetime) -> int:
-    """Drop conversation state (drafts) untouched since `older_than`; keeps the language."""
+    """Drop conversation state (drafts) untouched since `older_than`; keeps the language.
+    The version moves on, so a writer holding the old row finds out (bot.store.chats)."""
     result = await session.execute(
-        update(Chat).where(Chat.state.is_not(None), Chat.updated_at < older_than).values(state=None)
+        update(Chat)
+        .where(Chat.state.is_not(None), Chat.updated_at < older_than)
+        .values(state=None, version=Chat.version + 1)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -22,7 +22,10 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(settings.require_token())
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
-        .concurrent_updates(PerChatUpdateProcessor())
+        # Few connections, kept busy: httpcore looks at every pooled connection on each
+        # request, so a large idle pool costs CPU on every call.
+        .connection_pool_size(settings.concurrent_updates)
+        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
         .build()
     )
 

@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.crypto import Keyring
-from bot.intake.flow import Intake
+from bot.intake.flow import Intake, Pick
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.conversation import ConversationService
 from bot.services.protocol import (
     Command,
     Event,
+    FlowButton,
     Incoming,
     Menu,
     MenuButton,
@@ -90,3 +91,51 @@ async def test_two_chats_never_share_a_draft(service: ConversationService) -> No
     (step,) = await send(service, MenuButton(Menu.CONTINUE), chat_id=2)
     assert isinstance(step, ShowStep)
     assert step.step.draft.answers == {}
+
+
+async def test_two_processes_take_turns_on_one_chat_without_losing_an_answer(
+    service: ConversationService, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    """Each process keeps the chat rows it last saw; a row another process wrote since is
+    noticed at the write, and the update is applied again to what is stored."""
+    other = ConversationService(
+        session_factory(engine), keyring, Intake(load_questionnaire()), clock=service.clock
+    )
+    (step,) = await send(service, MenuButton(Menu.REPORT), chat_id=7)
+    assert isinstance(step, ShowStep)
+    views = await send(other, FlowButton(step.rev, Pick("verbal")), chat_id=7)
+    asks = [v for v in views if isinstance(v, ShowStep)]
+    assert asks[-1].step.draft.answers == {"category": "verbal"}
+
+    # `service` still holds the row from before `other` wrote: it must not write over it.
+    views = await send(service, Text("2026-08-02"), chat_id=7)
+    asks = [v for v in views if isinstance(v, ShowStep)]
+    assert asks[-1].step.draft.answers == {"category": "verbal", "when": "2026-08-02"}
+
+
+async def test_an_update_handled_by_another_process_is_not_handled_again(
+    service: ConversationService, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    other = ConversationService(
+        session_factory(engine), keyring, Intake(load_questionnaire()), clock=service.clock
+    )
+    await service.handle(Incoming(500, 8, "en", 1, MenuButton(Menu.REPORT)))
+    redelivered = Incoming(501, 8, "en", 2, Command("start"))
+    assert await other.handle(redelivered) is not None
+    # `service` last saw update 500 in its own cache, yet recognises 501 as done.
+    assert await service.handle(redelivered) is None
+
+
+async def test_a_draft_pruned_elsewhere_does_not_come_back_from_a_cache(
+    service: ConversationService, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    clock = service.clock
+    assert isinstance(clock, Clock)
+    pruner = ConversationService(
+        session_factory(engine), keyring, Intake(load_questionnaire()), clock=clock
+    )
+    await send(service, MenuButton(Menu.REPORT), chat_id=9)
+    clock.now += timedelta(hours=73)
+    assert await pruner.forget_stale_drafts(timedelta(hours=72)) == 1
+    (view,) = await send(service, Command("start"), chat_id=9)
+    assert view == ShowMenu(resume=False)

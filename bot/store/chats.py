@@ -1,0 +1,188 @@
+"""The `chats` rows: read through an in-process cache, written with a version check, and —
+when an update has nothing else to store — committed together with other chats' writes.
+
+Most updates only move a reporter on by one question; their whole database work is
+rewriting the chat's sealed state. Reading the row first on every update would double the
+round trips, so the last row read or written is kept per chat (sealed, exactly as stored).
+A write names the version it was based on: if another process (or the draft pruner) wrote
+the row meanwhile, the write changes nothing and raises `StaleChat`, and the caller starts
+again from the stored row. So the cache can be out of date, but never wrong in effect.
+
+Writes from concurrent updates are committed in one transaction (group commit): one
+commit and one statement round trip for many updates, each still answered only after its
+write is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.store.models import Chat
+
+chats: Table = Chat.__table__  # type: ignore[assignment]
+CACHE_SIZE = 4096  # chats; a cached row is its sealed state, a few kilobytes at most
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatRow:
+    """One `chats` row as stored. `version` 0: not stored yet."""
+
+    id: uuid.UUID
+    lookup: bytes
+    wrapped_key: bytes
+    state: bytes | None
+    language: str | None
+    last_update_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaleChat(Exception):
+    """The row changed (or was created) since it was read: start again from the stored one."""
+
+
+_UPDATE = (
+    update(chats)
+    .where(chats.c.id == bindparam("b_id"), chats.c.version == bindparam("b_version"))
+    .values(
+        state=bindparam("state"),
+        language=bindparam("language"),
+        last_update_id=bindparam("last_update_id"),
+        updated_at=bindparam("updated_at"),
+        version=bindparam("version"),
+    )
+)
+_INSERT = insert(chats)
+
+
+class ChatStore:
+    def __init__(self, engine: AsyncEngine, cache_size: int = CACHE_SIZE) -> None:
+        self.engine = engine
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, ChatRow] = OrderedDict()
+        self._queue: list[tuple[ChatRow, int, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def find(self, lookup: bytes) -> ChatRow | None:
+        row = self._cache.get(lookup)
+        if row is not None:
+            self._cache.move_to_end(lookup)
+            return row
+        async with self.engine.connect() as connection:
+            found = (
+                await connection.execute(select(chats).where(chats.c.lookup == lookup))
+            ).one_or_none()
+        if found is None:
+            return None
+        row = ChatRow(**found._asdict())
+        self._remember(row)
+        return row
+
+    async def write(self, row: ChatRow, based_on: int, connection: AsyncConnection | None) -> None:
+        """Store `row` (its `version` one above `based_on`, the version it was read at).
+
+        With a connection, inside that transaction, which the caller commits (and then
+        calls `written`). Without one, committed now, together with other chats' writes."""
+        if connection is not None:
+            await _execute(connection, [(row, based_on)])
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((row, based_on, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        await future
+
+    def written(self, row: ChatRow) -> None:
+        self._remember(row)
+
+    def forget(self, lookup: bytes | None = None) -> None:
+        """Drop one chat's cached row (or all), after a conflict or a bulk change."""
+        if lookup is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(lookup, None)
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await self._commit_together(batch)
+            except BaseException as error:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+
+    async def _commit_together(
+        self, batch: list[tuple[ChatRow, int, asyncio.Future[None]]]
+    ) -> None:
+        writes = [(row, based_on) for row, based_on, _ in batch]
+        try:
+            async with self.engine.begin() as connection:
+                await _execute(connection, writes)
+        except StaleChat:
+            # Someone's row changed: one transaction each, so only theirs fails.
+            for row, based_on, future in batch:
+                try:
+                    async with self.engine.begin() as connection:
+                        await _execute(connection, [(row, based_on)])
+                except StaleChat as error:
+                    self.forget(row.lookup)
+                    future.set_exception(error)
+                else:
+                    self._remember(row)
+                    future.set_result(None)
+            return
+        for row, _, future in batch:
+            self._remember(row)
+            future.set_result(None)
+
+    def _remember(self, row: ChatRow) -> None:
+        self._cache[row.lookup] = row
+        self._cache.move_to_end(row.lookup)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+async def _execute(connection: AsyncConnection, writes: list[tuple[ChatRow, int]]) -> None:
+    new = [_values(row) for row, based_on in writes if based_on == 0]
+    changed = [
+        {
+            "b_id": row.id,
+            "b_version": based_on,
+            "state": row.state,
+            "language": row.language,
+            "last_update_id": row.last_update_id,
+            "updated_at": row.updated_at,
+            "version": row.version,
+        }
+        for row, based_on in writes
+        if based_on != 0
+    ]
+    try:
+        if new:
+            await connection.execute(_INSERT, new)
+    except IntegrityError as error:  # another process created this chat meanwhile
+        raise StaleChat from error
+    if not changed:
+        return
+    if len(changed) == 1 or not connection.dialect.supports_sane_multi_rowcount:
+        counts = [(await connection.execute(_UPDATE, params)).rowcount for params in changed]
+        if any(count != 1 for count in counts):
+            raise StaleChat
+    elif (await connection.execute(_UPDATE, changed)).rowcount != len(changed):
+        raise StaleChat
+
+
+def _values(row: ChatRow) -> dict[str, Any]:
+    return dataclasses.asdict(row)
