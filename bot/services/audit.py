@@ -45,17 +45,23 @@ async def record(
 ) -> None:
     """Append one entry. Touching the head first takes the lock (a row lock on PostgreSQL,
     the write lock on SQLite), so appends from several processes queue rather than fork."""
-    await session.execute(update(AuditHead).where(AuditHead.name == HEAD).values(seq=AuditHead.seq))
-    head = (await session.scalars(select(AuditHead).where(AuditHead.name == HEAD))).one()
-    seq = head.seq + 1
-    at = now
-    link = keyring.chain_hash(head.link, _entry_bytes(seq, at, case_id, actor, role, action))
+    head = update(AuditHead).where(AuditHead.name == HEAD)
+    last_seq, last_link = (
+        await session.execute(
+            head.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
+            execution_options={"synchronize_session": False},
+        )
+    ).one()
+    seq = last_seq + 1
+    link = keyring.chain_hash(last_link, _entry_bytes(seq, now, case_id, actor, role, action))
     session.add(
         AuditEntry(
-            seq=seq, at=at, case_id=case_id, actor=actor, role=role, action=action, link=link
+            seq=seq, at=now, case_id=case_id, actor=actor, role=role, action=action, link=link
         )
     )
-    head.seq, head.link = seq, link
+    await session.execute(
+        head.values(seq=seq, link=link), execution_options={"synchronize_session": False}
+    )
 
 
 async def trail(session: AsyncSession, case_id: uuid.UUID) -> list[AuditEntry]:

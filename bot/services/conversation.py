@@ -69,9 +69,10 @@ class ConversationService:
             try:
                 return await self._handle_once(incoming, lookup)
             except (StaleChat, StaleDataError, IntegrityError):
-                # Another process wrote this chat meanwhile (or created it): start over from
-                # what it wrote; a duplicate of its update is then recognised and skipped.
-                log.info("event=chat_write_conflict")
+                # Another process wrote this chat meanwhile (or created it), or a new case
+                # drew a short id already taken: start over from what is stored; a duplicate
+                # of the other process's update is then recognised and skipped.
+                log.info("event=write_conflict")
                 self.chats.forget(lookup)
         raise RuntimeError("chat kept changing under us")
 

@@ -227,12 +227,11 @@ class ReporterTurn:
     async def _create_case(self, submitted: Submitted) -> tuple[Case, str]:
         turn, session, now = self.turn, self.turn.session, self.turn.now
         code = new_receipt_code()
-        short_id = new_short_id()
-        while await queries.short_id_taken(session, short_id):
-            short_id = new_short_id()
         case = Case(
             id=queries.new_id(),
-            short_id=short_id,
+            # Unique in the table: a taken one (rare) fails the transaction and the whole
+            # update is tried again, with new ids (see ConversationService.handle).
+            short_id=new_short_id(),
             receipt_lookup=turn.keyring.blind_index("receipt", code),
             status=State.NEW.value,
             urgent=submitted.urgent,

@@ -16,11 +16,6 @@ async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
     return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
 
 
-async def short_id_taken(session: AsyncSession, short_id: str) -> bool:
-    found = await session.scalar(select(Case.id).where(Case.short_id == short_id))
-    return found is not None
-
-
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
 

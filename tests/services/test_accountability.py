@@ -39,7 +39,7 @@ from bot.services.protocol import (
 )
 from bot.services.responder import create_invite
 from bot.store.database import migrate, session_factory
-from bot.store.models import AuditEntry, OutboxMessage
+from bot.store.models import AuditEntry, Case, OutboxMessage
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 REPORTER, ANN, BEN, ADA = 1001, 2001, 2002, 2003
@@ -359,3 +359,23 @@ async def test_the_reporter_sees_a_timeline_by_role_never_by_name(
     assert actions[:5] == ["submit", "claim", "open", "first_reply", "state:investigating"]
     assert {role for _, _, role in view.timeline} <= {"reporter", "responder", "admin", "system"}
     assert "Ann" not in repr(view.timeline)
+
+
+async def test_a_short_id_drawn_twice_is_drawn_again_and_the_report_still_filed(
+    world: tuple[ConversationService, Clock],
+    engine: AsyncEngine,
+    keyring: Keyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service, _ = world
+    first = await file_report(service)
+    # The random draw (not the code under test) is made to repeat itself once.
+    draws = iter([first, "C-ZZZZ"])
+    monkeypatch.setattr("bot.services.reporter.new_short_id", lambda: next(draws))
+    assert await file_report(service) == "C-ZZZZ"
+    async with engine.connect() as connection:
+        ids = set((await connection.execute(select(Case.short_id))).scalars())
+    assert ids == {first, "C-ZZZZ"}
+    async with session_factory(engine)() as session:
+        checked, problems = await audit.verify(session, keyring)
+    assert (checked, problems) == (2, [])  # one "submit" entry each: the failed try left none
