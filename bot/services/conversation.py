@@ -3,7 +3,11 @@
 Loads the chat's encrypted state (de-duplicating redelivered updates on the same row),
 decides whose turn it is — a reporter's, or an enrolled responder's for responder commands —
 lets that turn apply the rules, stores the result, and returns what to show as views. It
-never sees Telegram objects and never renders text."""
+never sees Telegram objects and never renders text.
+
+A turn that touches nothing but its chat (most intake steps) opens no session: its chat row
+is written by bot.store.chats, committed together with other chats' rows. A turn that reads
+or writes other rows gets a session, and its chat row is written in that transaction."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -71,6 +72,12 @@ class ChatStore:
         self._cache: OrderedDict[bytes, ChatRow] = OrderedDict()
         self._queue: list[tuple[ChatRow, int, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        dialect = engine.dialect
+        self._driver_update = (
+            _DriverUpdate(dialect)
+            if (dialect.name, dialect.driver) == ("sqlite", "aiosqlite")
+            else None
+        )
 
     async def find(self, lookup: bytes) -> ChatRow | None:
         row = self._cache.get(lookup)
@@ -128,8 +135,11 @@ class ChatStore:
     ) -> None:
         writes = [(row, based_on) for row, based_on, _ in batch]
         try:
-            async with self.engine.begin() as connection:
-                await _execute(connection, writes)
+            if self._driver_update is not None and all(based_on for _, based_on in writes):
+                await self._driver_update.run(self.engine, [_changes(*w) for w in writes])
+            else:
+                async with self.engine.begin() as connection:
+                    await _execute(connection, writes)
         except StaleChat:
             # Someone's row changed: one transaction each, so only theirs fails.
             for row, based_on, future in batch:
@@ -156,19 +166,7 @@ class ChatStore:
 
 async def _execute(connection: AsyncConnection, writes: list[tuple[ChatRow, int]]) -> None:
     new = [_values(row) for row, based_on in writes if based_on == 0]
-    changed = [
-        {
-            "b_id": row.id,
-            "b_version": based_on,
-            "state": row.state,
-            "language": row.language,
-            "last_update_id": row.last_update_id,
-            "updated_at": row.updated_at,
-            "version": row.version,
-        }
-        for row, based_on in writes
-        if based_on != 0
-    ]
+    changed = [_changes(row, based_on) for row, based_on in writes if based_on != 0]
     try:
         if new:
             await connection.execute(_INSERT, new)
@@ -182,6 +180,50 @@ async def _execute(connection: AsyncConnection, writes: list[tuple[ChatRow, int]
             raise StaleChat
     elif (await connection.execute(_UPDATE, changed)).rowcount != len(changed):
         raise StaleChat
+
+
+def _changes(row: ChatRow, based_on: int) -> dict[str, Any]:
+    return {
+        "b_id": row.id,
+        "b_version": based_on,
+        "state": row.state,
+        "language": row.language,
+        "last_update_id": row.last_update_id,
+        "updated_at": row.updated_at,
+        "version": row.version,
+    }
+
+
+class _DriverUpdate:
+    """The UPDATE handed straight to aiosqlite, with SQLAlchemy's own SQL text and value
+    conversions. Through SQLAlchemy each statement is four round trips to the driver's
+    thread (open cursor, execute, close, commit); here a whole batch is two (executemany,
+    commit) — on a busy event loop each round trip costs about half a millisecond."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = _UPDATE.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.convert = [
+            (name, compiled.binds[name].type.bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        ]
+
+    async def run(self, engine: AsyncEngine, changes: list[dict[str, Any]]) -> None:
+        rows = [
+            tuple(convert(c[name]) if convert else c[name] for name, convert in self.convert)
+            for c in changes
+        ]
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            try:
+                cursor = await driver.executemany(self.sql, rows)
+                if cursor.rowcount != len(rows):
+                    raise StaleChat
+                await driver.commit()
+            except BaseException:
+                await driver.rollback()
+                raise
 
 
 def _values(row: ChatRow) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Engine, sessions and migrations. One session and one transaction per update."""
+"""Engine, sessions and migrations. At most one transaction per update."""
 
 from __future__ import annotations
 
