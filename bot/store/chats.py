@@ -125,8 +125,7 @@ class ChatStore:
                 await self._commit_together(batch)
             except BaseException as error:
                 for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+                    _settle(future, error)
                 if not isinstance(error, Exception):
                     raise
 
@@ -148,14 +147,14 @@ class ChatStore:
                         await _execute(connection, [(row, based_on)])
                 except StaleChat as error:
                     self.forget(row.lookup)
-                    future.set_exception(error)
+                    _settle(future, error)
                 else:
                     self._remember(row)
-                    future.set_result(None)
+                    _settle(future)
             return
         for row, _, future in batch:
             self._remember(row)
-            future.set_result(None)
+            _settle(future)
 
     def _remember(self, row: ChatRow) -> None:
         self._cache[row.lookup] = row
@@ -180,6 +179,15 @@ async def _execute(connection: AsyncConnection, writes: list[tuple[ChatRow, int]
             raise StaleChat
     elif (await connection.execute(_UPDATE, changed)).rowcount != len(changed):
         raise StaleChat
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:
+    if future.done():  # its waiter was cancelled (shutdown): nobody to tell
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def _changes(row: ChatRow, based_on: int) -> dict[str, Any]:
