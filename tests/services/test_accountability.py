@@ -78,6 +78,18 @@ async def send(service: ConversationService, event: Event, chat_id: int) -> tupl
     return reply.views
 
 
+def cli_env(database_url: str, keyring: Keyring, tmp_path: Path) -> dict[str, str]:
+    """What a `confide` command line needs: this database, these keys, an empty config."""
+    (tmp_path / "empty.toml").write_text("", encoding="utf-8")
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CONFIDE_DATABASE_URL": database_url,
+        "CONFIDE_KEYS": keyring.dump(),
+        "CONFIDE_CONFIG": str(tmp_path / "empty.toml"),
+    }
+
+
 async def file_report(
     service: ConversationService, *, danger: bool = False, exclude: tuple[str, ...] = ()
 ) -> str:
@@ -203,14 +215,7 @@ async def test_two_tick_processes_on_one_database_fire_each_timer_once(
     for _ in range(5):
         await file_report(service)
     seen = len(await outbox(engine, keyring))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CONFIDE_DATABASE_URL": database_url,
-        "CONFIDE_KEYS": keyring.dump(),
-        "CONFIDE_CONFIG": str(tmp_path / "none.toml"),
-    }
-    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    env = cli_env(database_url, keyring, tmp_path)
     now = (T0 + timedelta(hours=12, minutes=1)).isoformat()
     processes = [
         await asyncio.create_subprocess_exec(
@@ -300,14 +305,7 @@ async def test_every_access_is_audited_and_tampering_is_detected(
         entries, breaks = await audit.verify(session, keyring)
     assert entries >= 9 and breaks == []
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CONFIDE_DATABASE_URL": database_url,
-        "CONFIDE_KEYS": keyring.dump(),
-        "CONFIDE_CONFIG": str(tmp_path / "c.toml"),
-    }
-    (tmp_path / "c.toml").write_text("", encoding="utf-8")
+    env = cli_env(database_url, keyring, tmp_path)
 
     def verify_cli() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
