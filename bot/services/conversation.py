@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.cases.sla import ServiceLevels
 from bot.crypto import DataKey, FieldRef, Keyring
@@ -72,7 +71,7 @@ class ConversationService:
         for _ in range(CONFLICT_RETRIES):
             try:
                 return await self._handle_once(incoming, lookup)
-            except (StaleChat, StaleDataError, IntegrityError):
+            except (StaleChat, IntegrityError):
                 # Another process wrote this chat meanwhile (or created it), or a new case
                 # drew a short id already taken: start over from what is stored; a duplicate
                 # of the other process's update is then recognised and skipped.

@@ -59,7 +59,8 @@ class Chat(Base):
     `lookup` is a keyed hash of the Telegram chat id, so the row can be found on each update
     without the chat id ever being stored in the clear. `last_update_id` de-duplicates
     Telegram's updates (a redelivery, or one that reached two replicas) in the same row write
-    as their effect; `version` makes two concurrent writers of one chat detect each other."""
+    as their effect; `version` makes two concurrent writers of one chat detect each other
+    (the rows are read and written by bot.store.chats)."""
 
     __tablename__ = "chats"
 
@@ -72,8 +73,6 @@ class Chat(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(Timestamp())
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Responder(Base):
