@@ -39,6 +39,10 @@ class Settings:
     levels: ServiceLevels = field(default_factory=ServiceLevels)
     deadline_scan_seconds: float = 30.0
     concurrent_updates: int = 16
+    case_content_hours: float = 24.0
+
+    def has_keys(self) -> bool:
+        return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
 
     def require_token(self) -> str:
         if not self.token:
@@ -97,6 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         concurrent = int(telegram.get("concurrent_updates", 16))
         retry_seconds = float(outbox.get("retry_seconds", 2))
         invite_hours = float(responders.get("invite_hours", 24))
+        case_content_hours = float(responders.get("case_content_hours", 24))
         levels = ServiceLevels(
             claim=timedelta(hours=float(service.get("claim_hours", 24))),
             urgent_claim=timedelta(hours=float(service.get("urgent_claim_hours", 1))),
@@ -110,6 +115,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"{path}: intake.draft_max_age_hours must be positive.")
     if concurrent < 1:
         raise ConfigError(f"{path}: telegram.concurrent_updates must be at least 1.")
+    if not 0 < case_content_hours < 48:
+        raise ConfigError(
+            f"{path}: responders.case_content_hours must be more than 0 and less than 48 "
+            "(Telegram lets a bot delete its messages for 48 hours)."
+        )
     return Settings(
         token=env.get("CONFIDE_TELEGRAM_TOKEN")
         or env.get("TELEGRAM_BOT_TOKEN")
@@ -130,6 +140,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=str(env.get("CONFIDE_LOG_LEVEL") or logging_.get("level", "INFO")).upper(),
         outbox_retry_seconds=retry_seconds,
         invite_hours=invite_hours,
+        case_content_hours=case_content_hours,
         levels=levels,
         deadline_scan_seconds=scan_seconds,
     )

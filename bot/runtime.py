@@ -9,8 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import ConfigError, Settings
 from bot.crypto import KeyConfigError, Keyring
@@ -19,8 +18,8 @@ from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
+from bot.services.keys import KeyWatch, check_keys
 from bot.services.outbox import Outbox
-from bot.store import queries
 from bot.store.database import (
     create_engine,
     is_sqlite,
@@ -29,6 +28,7 @@ from bot.store.database import (
     session_factory,
 )
 from bot.telegram.app import ALLOWED_UPDATES, attach, build_application
+from bot.telegram.janitor import Janitor
 from bot.telegram.sender import OutboxSender
 
 log = logging.getLogger(__name__)
@@ -50,40 +50,19 @@ def load_keyring(settings: Settings) -> Keyring:
     return Keyring.from_file(settings.key_file)
 
 
-async def check_keys(sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> None:
-    """Prove the keys are the database's keys, then remember any new ones."""
-    try:
-        await _check_and_remember_keys(sessions, keyring)
-    except IntegrityError:
-        # Another process starting at the same moment stored them first: check against those.
-        await _check_and_remember_keys(sessions, keyring)
+def key_file_reader(settings: Settings) -> Callable[[], Keyring | None]:
+    """How a running process re-reads its keys during a rotation (keys given in the
+    environment cannot change under a running process: it must be restarted)."""
+    if settings.key_material:
+        return lambda: None
+    return lambda: load_keyring(settings)
 
 
-async def _check_and_remember_keys(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
-) -> None:
-    async with sessions.begin() as session:
-        stored = await queries.key_checks(session)
-        kek_checks = {
-            int(name.removeprefix("kek.")): value
-            for name, value in stored.items()
-            if name.startswith("kek.")
-        }
-        keyring.verify(kek_checks, stored.get("index"))
-        if "index" not in stored:
-            await queries.add_key_check(session, "index", keyring.index_check())
-        for kek_id in keyring.kek_ids:
-            if kek_id not in kek_checks:
-                await queries.add_key_check(
-                    session, f"kek.{kek_id}", keyring.make_kek_check(kek_id)
-                )
-
-
-async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
+async def prepare_database(settings: Settings, engine: AsyncEngine, keyring: Keyring) -> None:
     """The embedded SQLite database migrates itself; a shared PostgreSQL is migrated explicitly
     (`confide migrate`), so that several replicas never race to change the schema."""
     if is_sqlite(settings.database_url):
-        await migrate(engine)
+        await migrate(engine, keyring=keyring)
     elif await pending_migrations(engine):
         raise ConfigError("The database schema is not up to date: run `confide migrate` first.")
 
@@ -100,9 +79,11 @@ async def serve(
     token = settings.require_token()
     engine = create_engine(settings.database_url)
     try:
-        await prepare_database(settings, engine)
+        await prepare_database(settings, engine, keyring)
         sessions = session_factory(engine)
         await check_keys(sessions, keyring)
+        key_watch = KeyWatch(sessions, keyring, key_file_reader(settings), clock)
+        await key_watch.tick()
         service = ConversationService(
             sessions,
             keyring,
@@ -111,6 +92,7 @@ async def serve(
             draft_max_age_hours=settings.draft_max_age_hours,
             clock=clock,
             levels=settings.levels,
+            case_content_hours=settings.case_content_hours,
         )
         application = build_application(settings)
         assert token
@@ -132,10 +114,13 @@ async def serve(
                 timeout=settings.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
             )
+            janitor = Janitor(service.case_views, application.bot, clock)
             background = [
                 asyncio.create_task(_prune_forever(service, settings)),
                 asyncio.create_task(sender.run(stop)),
                 asyncio.create_task(_watch_deadlines(watch, settings.deadline_scan_seconds)),
+                asyncio.create_task(key_watch.run(stop)),
+                asyncio.create_task(janitor.run(stop)),
             ]
             # What start-up built lives as long as the process: keep it out of every
             # garbage collection from now on.
@@ -152,6 +137,8 @@ async def serve(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):
+                await key_watch.leave()
     finally:
         await engine.dispose()
     log.info("event=stopped")
@@ -170,7 +157,7 @@ async def _prune_forever(service: ConversationService, settings: Settings) -> No
     max_age = timedelta(hours=settings.draft_max_age_hours)
     while True:
         try:
-            await service.forget_stale_drafts(max_age)
+            await service.prune_chats(max_age)
         except Exception as error:
             log.error("event=prune_failed error=%s", type(error).__name__)
         await asyncio.sleep(PRUNE_EVERY.total_seconds())

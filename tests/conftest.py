@@ -69,9 +69,9 @@ def bot_env(
 
 
 @pytest.fixture
-async def migrated(engine: AsyncEngine) -> AsyncEngine:
+async def migrated(engine: AsyncEngine, keyring: Keyring) -> AsyncEngine:
     """What `confide migrate` does (SQLite would also migrate itself at start-up)."""
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     return engine
 
 

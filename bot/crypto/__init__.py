@@ -1,20 +1,36 @@
 """Encryption at rest: the only module in Confide that touches key material.
 
-Envelope scheme (SecureDrop/GlobaLeaks style): each record has its own random data key
-(DataKey) that encrypts its fields with AES-256-GCM, bound to (table, row, field); the data
-key is stored only wrapped by a key-encryption key from the key file (Keyring.wrap). A copy
-of the database without the key file reveals nothing; look-ups use keyed hashes
-(Keyring.blind_index) instead of plaintext.
+Envelope scheme (SecureDrop/GlobaLeaks style): each record has its own random data key,
+stored only wrapped by a key-encryption key (KEK) from the key file. The rest of the code
+speaks in records' verbs: a `CaseKey` seals and opens a case's answers, thread and notes;
+a `ChatKey` a chat's state; a `DraftKey` a report being written, and becomes the case's key
+at submission; a `ResponderKey` a responder's chat. Look-ups are keyed hashes with a
+purpose each (`Keyring.chat_lookup`, `receipt_lookup` ...), and rows that grant power carry
+a MAC (`Keyring.responder_mac`). A copy of the database without the key file reveals
+nothing; write access to it without the key file grants nothing.
 """
 
-from bot.crypto._aead import CryptoError, DataKey, DecryptionError, FieldRef, KeyConfigError
+from bot.crypto._aead import CryptoError, DecryptionError, KeyConfigError, TamperedError
 from bot.crypto._keyring import Keyring
+from bot.crypto._records import (
+    CaseKey,
+    ChatKey,
+    DraftKey,
+    KeyOwner,
+    ReporterLink,
+    ResponderKey,
+)
 
 __all__ = [
+    "CaseKey",
+    "ChatKey",
     "CryptoError",
-    "DataKey",
     "DecryptionError",
-    "FieldRef",
+    "DraftKey",
     "KeyConfigError",
+    "KeyOwner",
     "Keyring",
+    "ReporterLink",
+    "ResponderKey",
+    "TamperedError",
 ]

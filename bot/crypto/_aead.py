@@ -2,7 +2,13 @@
 
 Blob layout (wrapped keys and field ciphertexts alike)::
 
-    version (1 byte, = 1) || key id (4 bytes, big-endian) || nonce (12 bytes) || ciphertext+tag
+    version (1 byte) || key id (4 bytes, big-endian) || nonce (12 bytes) || ciphertext+tag
+
+Version 1 encrypts the plaintext as it is; it is used for wrapped keys and check values,
+which have a fixed size. Version 2, used for every field, pads the plaintext to a size
+bucket first (`pad`), so that a ciphertext's length does not tell how long an answer was,
+or how many people a list holds. Field blobs of version 1 were written before padding
+existed; only the keyed migration still reads them (bot.crypto.legacy).
 
 The header (version and key id) is also part of the associated data, so it cannot be
 edited without the tag failing, and the associated data names what the blob belongs to,
@@ -20,12 +26,19 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-BLOB_VERSION: Final = 1
+BLOB_VERSION: Final = 1  # fixed-size contents: wrapped keys, check values
+PADDED_VERSION: Final = 2  # fields: the plaintext is padded to a size bucket first
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
 TAG_BYTES: Final = 16
 FIELD_KEY_ID: Final = 0  # field ciphertexts are under the owning record's data key
 MAX_KEY_ID: Final = 0xFFFFFFFF
+
+# Size buckets: powers of two from 64 bytes, then whole multiples of 64 KiB. Lengths leak at
+# most which bucket a value falls in.
+MIN_BUCKET: Final = 64
+LARGE_BUCKET: Final = 64 * 1024
+_PAD_MARK: Final = b"\x80"
 
 _HEADER = struct.Struct(">BI")
 HEADER_BYTES: Final = _HEADER.size  # 5
@@ -51,6 +64,11 @@ class DecryptionError(CryptoError):
     """A blob did not decrypt: tampered, wrong key, or bound to another row/field/table."""
 
 
+class TamperedError(DecryptionError):
+    """Stored data was changed by someone without the keys: a sealed value that must exist
+    is missing, or a row's authentication code does not match. Messages carry no content."""
+
+
 def encode_parts(kind: str, *parts: str | bytes) -> bytes:
     """Unambiguous encoding: domain, kind, then each part length-prefixed (4 bytes BE).
 
@@ -65,27 +83,65 @@ def encode_parts(kind: str, *parts: str | bytes) -> bytes:
     return bytes(out)
 
 
-def pack_header(key_id: int) -> bytes:
-    return _HEADER.pack(BLOB_VERSION, key_id)
+def bucket_size(length: int) -> int:
+    """The padded size for `length` bytes of plaintext (one byte more for the end mark)."""
+    needed = length + 1
+    if needed <= LARGE_BUCKET:
+        return max(MIN_BUCKET, 1 << (needed - 1).bit_length())
+    return -(-needed // LARGE_BUCKET) * LARGE_BUCKET
 
 
-def split_blob(blob: bytes) -> tuple[int, bytes, bytes, bytes]:
-    """Return (key id, header, nonce, ciphertext+tag); DecryptionError if malformed."""
+def pad(plaintext: bytes) -> bytes:
+    """ISO/IEC 7816-4 padding to the size bucket: the text, 0x80, then zero bytes."""
+    return plaintext + _PAD_MARK + bytes(bucket_size(len(plaintext)) - len(plaintext) - 1)
+
+
+def unpad(padded: bytes) -> bytes | None:
+    """The plaintext, or None if the padding is not ours (only after authentication)."""
+    end = padded.rstrip(b"\x00")
+    if not end.endswith(_PAD_MARK) or len(padded) != bucket_size(len(end) - 1):
+        return None
+    return end[:-1]
+
+
+def pack_header(key_id: int, version: int = BLOB_VERSION) -> bytes:
+    return _HEADER.pack(version, key_id)
+
+
+def blob_version(blob: bytes) -> int:
+    """The format version of a blob (its first byte); DecryptionError if there is none."""
+    if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) < 1:
+        raise DecryptionError("expected an encrypted blob (bytes)")
+    return int(bytes(blob[:1])[0])
+
+
+def split_blob(blob: bytes, version: int = BLOB_VERSION) -> tuple[int, bytes, bytes, bytes]:
+    """Return (key id, header, nonce, ciphertext+tag) of a blob of the expected version;
+    DecryptionError if malformed."""
     if not isinstance(blob, bytes | bytearray | memoryview):
         raise DecryptionError(f"expected an encrypted blob (bytes), got {type(blob).__name__}")
     blob = bytes(blob)
     if len(blob) < MIN_BLOB_BYTES:
         raise DecryptionError(f"encrypted blob is too short ({len(blob)} bytes): truncated?")
-    version, key_id = _HEADER.unpack_from(blob)
-    if version != BLOB_VERSION:
-        raise DecryptionError(f"unsupported encrypted blob version {version}")
+    found, key_id = _HEADER.unpack_from(blob)
+    if found != version:
+        raise DecryptionError(f"encrypted blob has version {found}, expected {version}")
     header = blob[:HEADER_BYTES]
     nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
     return key_id, header, nonce, blob[HEADER_BYTES + NONCE_BYTES :]
 
 
-def seal_blob(aead: AESGCM, key_id: int, plaintext: bytes, kind: str, *context: str) -> bytes:
-    header = pack_header(key_id)
+def seal_blob(
+    aead: AESGCM,
+    key_id: int,
+    plaintext: bytes,
+    kind: str,
+    *context: str,
+    version: int = BLOB_VERSION,
+) -> bytes:
+    header = pack_header(key_id, version)
+    if version == PADDED_VERSION:
+        plaintext = pad(bytes(plaintext))
     nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonce: keys seal far fewer than 2**32
     ad = encode_parts(kind, header, *context)
     return header + nonce + aead.encrypt(nonce, bytes(plaintext), ad)
@@ -103,11 +159,16 @@ def open_parts(
 
 @dataclass(frozen=True)
 class FieldRef:
-    """What a field ciphertext is bound to: moving it anywhere else breaks decryption."""
+    """What a field ciphertext is bound to: moving it anywhere else breaks decryption.
+
+    `meaning` holds the record's other fields that give the value its sense (a message's
+    case and author, say): relabelling any of them makes the ciphertext refuse to open.
+    """
 
     table: str
     row: str
     field: str
+    meaning: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # An empty part would bind the ciphertext to less than intended; refuse it early.
@@ -115,6 +176,11 @@ class FieldRef:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"FieldRef.{name} must be a non-empty str, got {value!r}")
+        if not all(isinstance(part, str) for part in self.meaning):
+            raise ValueError("FieldRef.meaning must hold str values")
+
+    def parts(self) -> tuple[str, ...]:
+        return (self.table, self.row, self.field, *self.meaning)
 
     def __str__(self) -> str:
         return f"{self.table}.{self.field} of row {self.row}"
@@ -152,21 +218,35 @@ class DataKey:
         return self
 
     def seal(self, plaintext: bytes, ref: FieldRef) -> bytes:
-        """Encrypt one field value, bound to (table, row, field)."""
+        """Encrypt one field value (padded to its size bucket), bound to `ref`."""
         return seal_blob(
-            self._aead, FIELD_KEY_ID, plaintext, _FIELD_KIND, ref.table, ref.row, ref.field
+            self._aead,
+            FIELD_KEY_ID,
+            plaintext,
+            _FIELD_KIND,
+            *ref.parts(),
+            version=PADDED_VERSION,
         )
 
     def open(self, sealed: bytes, ref: FieldRef) -> bytes:
         """Decrypt one field value; DecryptionError if tampered, wrong key or wrong place."""
-        key_id, header, nonce, body = split_blob(sealed)
+        padded = self._open_version(sealed, ref, PADDED_VERSION)
+        plaintext = unpad(padded)
+        if plaintext is None:
+            raise DecryptionError(f"{ref}: decrypted value is not padded as expected")
+        return plaintext
+
+    def open_unpadded(self, sealed: bytes, ref: FieldRef) -> bytes:
+        """A field blob of version 1 (before padding); for the keyed migration only."""
+        return self._open_version(sealed, ref, BLOB_VERSION)
+
+    def _open_version(self, sealed: bytes, ref: FieldRef, version: int) -> bytes:
+        key_id, header, nonce, body = split_blob(sealed, version)
         if key_id != FIELD_KEY_ID:
             raise DecryptionError(
                 f"{ref}: blob has key id {key_id}, not a field ciphertext (key id 0)"
             )
-        plaintext = open_parts(
-            self._aead, header, nonce, body, _FIELD_KIND, ref.table, ref.row, ref.field
-        )
+        plaintext = open_parts(self._aead, header, nonce, body, _FIELD_KIND, *ref.parts())
         if plaintext is None:
             raise DecryptionError(
                 f"cannot decrypt {ref}: tampered, wrong data key, or copied from elsewhere"

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
 import re
 import stat
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.crypto._aead import (
     KEY_BYTES,
@@ -28,12 +33,14 @@ from bot.crypto._aead import (
     seal_blob,
     split_blob,
 )
+from bot.crypto._records import CaseKey, ChatKey, DraftKey, KeyOwner, ResponderKey
 
 _WRAP_KIND: Final = "wrapped-data-key"
 _KEK_CHECK_KIND: Final = "kek-check"
 _INDEX_KIND: Final = "blind-index"
 _INDEX_CHECK_KIND: Final = "index-check"
 _KEK_CHECK_PLAINTEXT: Final = b"confide kek check"
+_MAC_KEY_INFO: Final = b"confide/v1 row-mac key"
 
 _INDEX_NAME: Final = "index"
 _KEK_NAME = re.compile(r"kek\.([1-9][0-9]{0,9})")
@@ -57,12 +64,35 @@ def _describe_ids(ids: list[int]) -> str:
     return f"key {names}, which is" if len(ids) == 1 else f"keys {names}, which are"
 
 
+class _KeySet:
+    """One consistent set of keys; a Keyring swaps it whole when the key file changes."""
+
+    __slots__ = ("aeads", "current", "index_key", "keks", "mac_key")
+
+    def __init__(self, keks: Mapping[int, bytes], index_key: bytes, current: int | None) -> None:
+        self.keks: Mapping[int, bytes] = MappingProxyType(dict(sorted(keks.items())))
+        self.index_key = index_key
+        self.aeads = {kek_id: AESGCM(key) for kek_id, key in self.keks.items()}
+        self.current = max(self.keks) if current is None else current
+        # Row MACs and the audit head are keyed with a key derived from the index key, so
+        # the key file keeps one secret per job without a new entry to back up.
+        self.mac_key = HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_MAC_KEY_INFO
+        ).derive(index_key)
+
+
 class Keyring:
-    """KEKs (newest encrypts, all decrypt) and the never-rotating blind-index key."""
+    """KEKs (the current one encrypts, all decrypt) and the never-rotating index key.
 
-    __slots__ = ("_aeads", "_index_key", "_keks")
+    Which KEK is current is the database's decision during a rotation (every running
+    process must hold a new KEK before anything is wrapped under it), so it is set
+    explicitly with `use_kek`; a fresh keyring wraps under its newest KEK."""
 
-    def __init__(self, keks: Mapping[int, bytes], index_key: bytes) -> None:
+    __slots__ = ("_set",)
+
+    def __init__(
+        self, keks: Mapping[int, bytes], index_key: bytes, current: int | None = None
+    ) -> None:
         if not isinstance(keks, Mapping) or not keks:
             raise KeyConfigError("the key file has no key-encryption key (kek.1 = ...)")
         checked: dict[int, bytes] = {}
@@ -77,9 +107,9 @@ class Keyring:
             raise KeyConfigError(
                 "the index key equals a key-encryption key; each key must be independent"
             )
-        self._keks: Mapping[int, bytes] = MappingProxyType(dict(sorted(checked.items())))
-        self._index_key = index
-        self._aeads = {kek_id: AESGCM(key) for kek_id, key in self._keks.items()}
+        if current is not None and current not in checked:
+            raise KeyConfigError(f"key {kek_name(current)} is not in the key file")
+        self._set = _KeySet(checked, index, current)
 
     # -- construction -------------------------------------------------------------------
 
@@ -174,9 +204,31 @@ class Keyring:
 
     def dump(self) -> str:
         """Key-file text (with a header saying what it is and how to keep it)."""
-        lines = [_FILE_HEADER.rstrip("\n"), f"{_INDEX_NAME} = {_b64(self._index_key)}"]
-        lines += [f"{kek_name(i)} = {_b64(k)}" for i, k in self._keks.items()]
+        lines = [_FILE_HEADER.rstrip("\n"), f"{_INDEX_NAME} = {_b64(self._set.index_key)}"]
+        lines += [f"{kek_name(i)} = {_b64(k)}" for i, k in self._set.keks.items()]
         return "\n".join(lines) + "\n"
+
+    def dump_one_line(self) -> str:
+        """The same keys as one line, for CONFIDE_KEYS."""
+        entries = [f"{_INDEX_NAME}={_b64(self._set.index_key)}"]
+        entries += [f"{kek_name(i)}={_b64(k)}" for i, k in self._set.keks.items()]
+        return ";".join(entries)
+
+    def replace_file(self, path: str | os.PathLike[str]) -> None:
+        """Write the key file anew (mode 0600) in one step: a crash leaves the old file or
+        the new one, never half of either."""
+        target = os.fspath(path)
+        temporary = f"{target}.new"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        self.write_new_file(temporary)
+        os.replace(temporary, target)
+        if os.name == "posix":
+            directory = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
     def write_new_file(self, path: str | os.PathLike[str]) -> None:
         """Create the key file with mode 0600; FileExistsError if it exists (never overwrite)."""
@@ -197,20 +249,46 @@ class Keyring:
         os.close(fd)
 
     def with_new_kek(self) -> Keyring:
-        """Rotation: a copy with a new KEK (id = max + 1) that becomes current."""
-        keks = dict(self._keks)
+        """Rotation: a copy with a new KEK (id = max + 1). It does not become current here:
+        the rotation makes it current once every running process holds it."""
+        keks = dict(self._set.keks)
         keks[max(keks) + 1] = os.urandom(KEY_BYTES)
-        return Keyring(keks, self._index_key)
+        return Keyring(keks, self._set.index_key, self._set.current)
+
+    def without_kek(self, kek_id: int) -> Keyring:
+        """Retirement: a copy without that KEK (never the current one)."""
+        if kek_id == self._set.current:
+            raise KeyConfigError(f"{kek_name(kek_id)} is the current key and cannot be retired")
+        if kek_id not in self._set.keks:
+            raise KeyConfigError(f"{kek_name(kek_id)} is not in the key file")
+        keks = {i: k for i, k in self._set.keks.items() if i != kek_id}
+        return Keyring(keks, self._set.index_key, self._set.current)
+
+    def use_kek(self, kek_id: int) -> None:
+        """Wrap new data keys under this KEK from now on."""
+        if kek_id not in self._set.keks:
+            raise KeyConfigError(f"key {kek_name(kek_id)} is not in the key file")
+        self._set = _KeySet(self._set.keks, self._set.index_key, kek_id)
+
+    def reload(self, other: Keyring) -> None:
+        """Take the keys of `other` (a re-read key file) in one step, keeping the current
+        KEK if it is still there. The index key must not change: it names every row."""
+        if not hmac.compare_digest(other._set.index_key, self._set.index_key):
+            raise KeyConfigError(
+                "the reloaded key file has another index key: it is not this database's"
+            )
+        current = self._set.current if self._set.current in other._set.keks else None
+        self._set = _KeySet(other._set.keks, other._set.index_key, current)
 
     # -- introspection ------------------------------------------------------------------
 
     @property
     def current_kek_id(self) -> int:
-        return max(self._keks)
+        return self._set.current
 
     @property
     def kek_ids(self) -> tuple[int, ...]:
-        return tuple(self._keks)
+        return tuple(self._set.keks)
 
     def __repr__(self) -> str:
         return f"Keyring(kek_ids={self.kek_ids}, current_kek_id={self.current_kek_id})"
@@ -218,18 +296,20 @@ class Keyring:
     def __reduce__(self) -> Any:
         raise TypeError("Keyring cannot be pickled: it holds every key")
 
-    # -- wrapping data keys ---------------------------------------------------------------
+    # -- wrapping data keys (package-private: records.py speaks for them) -----------------
 
     def wrap(self, key: DataKey, owner: str) -> bytes:
         """Encrypt a record's data key under the current KEK, bound to owner ("cases:<id>")."""
         _check_owner(owner)
-        kek_id = self.current_kek_id
-        return seal_blob(self._aeads[kek_id], kek_id, data_key_bytes(key), _WRAP_KIND, owner)
+        keys = self._set
+        return seal_blob(
+            keys.aeads[keys.current], keys.current, data_key_bytes(key), _WRAP_KIND, owner
+        )
 
     def unwrap(self, wrapped: bytes, owner: str) -> DataKey:
         _check_owner(owner)
         kek_id, header, nonce, body = split_blob(wrapped)
-        aead = self._aeads.get(kek_id)
+        aead = self._set.aeads.get(kek_id)
         if aead is None:
             raise DecryptionError(
                 f"cannot unwrap the data key of {owner}: key {kek_name(kek_id)} "
@@ -246,16 +326,134 @@ class Keyring:
         except CryptoError as exc:  # authenticated but not a key: written by something else
             raise DecryptionError(f"the wrapped key of {owner} is not a data key") from exc
 
-    def rewrap(self, wrapped: bytes, owner: str) -> bytes:
+    # -- records' keys ----------------------------------------------------------------------
+
+    def new_chat_key(self, chat_id: uuid.UUID) -> tuple[ChatKey, bytes]:
+        key = DataKey.generate()
+        return ChatKey(key, chat_id), self.wrap(key, KeyOwner.CHAT.owner(chat_id))
+
+    def chat_key(self, chat_id: uuid.UUID, wrapped: bytes) -> ChatKey:
+        return ChatKey(self.unwrap(wrapped, KeyOwner.CHAT.owner(chat_id)), chat_id)
+
+    def new_draft_key(self, chat_id: uuid.UUID) -> tuple[DraftKey, bytes]:
+        key = DataKey.generate()
+        return DraftKey(key, chat_id), self.wrap(key, KeyOwner.DRAFT.owner(chat_id))
+
+    def draft_key(self, chat_id: uuid.UUID, wrapped: bytes) -> DraftKey:
+        return DraftKey(self.unwrap(wrapped, KeyOwner.DRAFT.owner(chat_id)), chat_id)
+
+    def case_key_from_draft(self, draft: DraftKey, case_id: uuid.UUID) -> tuple[CaseKey, bytes]:
+        """Submission: the draft's key becomes the case's, so old copies of the draft (in a
+        database's free pages, its WAL or a backup) are destroyed with the case."""
+        key = draft._key
+        return CaseKey(key, case_id), self.wrap(key, KeyOwner.CASE.owner(case_id))
+
+    def new_case_key(self, case_id: uuid.UUID) -> tuple[CaseKey, bytes]:
+        key = DataKey.generate()
+        return CaseKey(key, case_id), self.wrap(key, KeyOwner.CASE.owner(case_id))
+
+    def case_key(self, case_id: uuid.UUID, wrapped: bytes) -> CaseKey:
+        return CaseKey(self.unwrap(wrapped, KeyOwner.CASE.owner(case_id)), case_id)
+
+    def new_responder_key(self, responder_id: uuid.UUID) -> tuple[ResponderKey, bytes]:
+        key = DataKey.generate()
+        return ResponderKey(key, responder_id), self.wrap(
+            key, KeyOwner.RESPONDER.owner(responder_id)
+        )
+
+    def responder_key(self, responder_id: uuid.UUID, wrapped: bytes) -> ResponderKey:
+        owner = KeyOwner.RESPONDER.owner(responder_id)
+        return ResponderKey(self.unwrap(wrapped, owner), responder_id)
+
+    def rewrap(self, owner: KeyOwner, record_id: uuid.UUID | str, wrapped: bytes) -> bytes:
         """Re-encrypt a wrapped data key under the current KEK; field blobs stay as they are."""
-        return self.wrap(self.unwrap(wrapped, owner), owner)
+        name = owner.owner(record_id)
+        return self.wrap(self.unwrap(wrapped, name), name)
+
+    # -- look-ups: a keyed hash per purpose, so equal values never link across purposes ------
+
+    def chat_lookup(self, chat_id: int) -> bytes:
+        """Finds a chat's conversation row."""
+        return self.blind_index("chat", str(chat_id))
+
+    def responder_lookup(self, chat_id: int) -> bytes:
+        """Finds the responder who uses this chat."""
+        return self.blind_index("responder", str(chat_id))
+
+    def reporter_lookup(self, chat_id: int) -> bytes:
+        """Lists the cases whose reporter chose to be told in this chat."""
+        return self.blind_index("reporter", str(chat_id))
+
+    def receipt_lookup(self, code: str) -> bytes:
+        return self.blind_index("receipt", code)
+
+    def invite_lookup(self, code: str) -> bytes:
+        return self.blind_index("invite", code)
+
+    # -- rows that grant power carry a MAC: forging or editing one without the keys fails ------
+
+    def responder_mac(
+        self,
+        *,
+        responder_id: uuid.UUID,
+        lookup: bytes,
+        role: str,
+        active: bool,
+        chat: bytes,
+        revoked_at: datetime | None,
+        display_name: str,
+    ) -> bytes:
+        return self.mac(
+            "responder-row",
+            str(responder_id),
+            bytes(lookup),
+            role,
+            "active" if active else "inactive",
+            bytes(chat),
+            _minute(revoked_at),
+            display_name,
+        )
+
+    def invite_mac(
+        self,
+        *,
+        invite_id: uuid.UUID,
+        code_lookup: bytes,
+        role: str,
+        display_name: str,
+        expires_at: datetime,
+        used_at: datetime | None,
+    ) -> bytes:
+        return self.mac(
+            "invite-row",
+            str(invite_id),
+            bytes(code_lookup),
+            role,
+            display_name,
+            _minute(expires_at),
+            _minute(used_at),
+        )
+
+    def audit_head_mac(self, seq: int, link: bytes) -> bytes:
+        """The audit log's head: its last link and how many entries it has, so that a cut
+        tail (and the head rewritten to match) is detected."""
+        return self.mac("audit-head", str(seq), bytes(link))
 
     @staticmethod
     def wrapped_kek_id(wrapped: bytes) -> int:
         """Which KEK a wrapped key is under (to find keys still needing a rewrap)."""
         return split_blob(wrapped)[0]
 
-    # -- blind indexes ----------------------------------------------------------------------
+    # -- keyed hashes and authentication codes ------------------------------------------------
+
+    def mac(self, kind: str, *parts: str | bytes) -> bytes:
+        """HMAC-SHA256 under the derived MAC key over an unambiguous encoding of `parts`."""
+        return hmac.new(self._set.mac_key, encode_parts(kind, *parts), hashlib.sha256).digest()
+
+    @staticmethod
+    def macs_match(expected: bytes | None, actual: bytes) -> bool:
+        """Constant-time comparison; a missing MAC never matches."""
+        return expected is not None and hmac.compare_digest(bytes(expected), actual)
 
     def chain_hash(self, previous: bytes, entry: bytes) -> bytes:
         """The audit log's link: a keyed hash of the previous link and this entry, so that
@@ -273,13 +471,13 @@ class Keyring:
         if not isinstance(value, str | bytes):
             raise TypeError(f"blind_index value must be str or bytes, not {type(value).__name__}")
         message = encode_parts(_INDEX_KIND, purpose, value)
-        return hmac.new(self._index_key, message, hashlib.sha256).digest()
+        return hmac.new(self._set.index_key, message, hashlib.sha256).digest()
 
     # -- start-up key check -------------------------------------------------------------------
 
     def make_kek_check(self, kek_id: int) -> bytes:
         """A constant sealed under that KEK, for the database to keep and verify() to test."""
-        aead = self._aeads.get(kek_id)
+        aead = self._set.aeads.get(kek_id)
         if aead is None:
             raise KeyConfigError(f"key {kek_name(kek_id)} is not in the key file")
         return seal_blob(aead, kek_id, _KEK_CHECK_PLAINTEXT, _KEK_CHECK_KIND, str(kek_id))
@@ -287,7 +485,7 @@ class Keyring:
     def index_check(self) -> bytes:
         """HMAC of a constant under the index key, for the database to keep and compare."""
         message = encode_parts(_INDEX_CHECK_KIND)
-        return hmac.new(self._index_key, message, hashlib.sha256).digest()
+        return hmac.new(self._set.index_key, message, hashlib.sha256).digest()
 
     def verify(self, kek_checks: Mapping[int, bytes], index_check: bytes | None) -> None:
         """Check the key file against the database's check values before touching data.
@@ -296,7 +494,7 @@ class Keyring:
         index_check is None only for a database that has not stored one yet. KEKs in the
         file but unknown to the database are fine (a new key whose check is not yet stored).
         """
-        missing = sorted(i for i in kek_checks if i not in self._aeads)
+        missing = sorted(i for i in kek_checks if i not in self._set.aeads)
         if missing:
             raise KeyConfigError(
                 f"the database has data encrypted under {_describe_ids(missing)} "
@@ -328,8 +526,17 @@ class Keyring:
             return False
         if blob_id != kek_id:
             return False
-        opened = open_parts(self._aeads[kek_id], header, nonce, body, _KEK_CHECK_KIND, str(kek_id))
+        opened = open_parts(
+            self._set.aeads[kek_id], header, nonce, body, _KEK_CHECK_KIND, str(kek_id)
+        )
         return opened is not None and hmac.compare_digest(opened, _KEK_CHECK_PLAINTEXT)
+
+
+def _minute(moment: datetime | None) -> str:
+    """Times inside MACs: UTC to the minute, the precision the database keeps."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _check_key(key: object, what: str) -> bytes:

@@ -1,9 +1,14 @@
 """The audit trail: every access to and action on a case, append-only and hash-chained.
 
 An entry is (sequence, time, case, actor, role, action) plus a link: a keyed hash of the
-previous link and this entry (bot.crypto's chain_hash). `verify` walks the chain and says
-where it breaks: a changed entry, a removed one (a gap, or a missing tail against the head),
-one moved to another place."""
+previous link and this entry (bot.crypto's chain_hash). The head row holds the last link
+and the number of entries under a MAC, so that the log cannot be cut at its end and the
+head rewritten to match. `verify` walks the chain and says where it breaks: a changed
+entry, a removed one (a gap, or a missing tail against the head), one moved elsewhere, or
+a head that was not written by Confide.
+
+What no key can catch: someone who restores an older copy of the whole database (an old
+head with its log) — docs/security.md says how an external anchor closes that."""
 
 from __future__ import annotations
 
@@ -11,13 +16,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.crypto import Keyring
-from bot.store.models import AuditEntry, AuditHead
-
-HEAD = "main"
+from bot.store import audit as log_table
+from bot.store.models import AuditEntry
+from bot.store.session import Session
 
 
 def _entry_bytes(
@@ -35,7 +37,7 @@ def _entry_bytes(
 
 
 async def record(
-    session: AsyncSession,
+    session: Session,
     keyring: Keyring,
     case_id: uuid.UUID | None,
     actor: str,
@@ -43,30 +45,18 @@ async def record(
     action: str,
     now: datetime,
 ) -> None:
-    """Append one entry. Touching the head first takes the lock (a row lock on PostgreSQL,
-    the write lock on SQLite), so appends from several processes queue rather than fork."""
-    head = update(AuditHead).where(AuditHead.name == HEAD)
-    last_seq, last_link = (
-        await session.execute(
-            head.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
-            execution_options={"synchronize_session": False},
-        )
-    ).one()
-    seq = last_seq + 1
-    link = keyring.chain_hash(last_link, _entry_bytes(seq, now, case_id, actor, role, action))
-    session.add(
-        AuditEntry(
-            seq=seq, at=now, case_id=case_id, actor=actor, role=role, action=action, link=link
-        )
-    )
-    await session.execute(
-        head.values(seq=seq, link=link), execution_options={"synchronize_session": False}
-    )
+    """Append one entry (in the caller's transaction)."""
+    at = log_table.entry_time(now)
+
+    def make_link(seq: int, previous: bytes) -> tuple[bytes, bytes]:
+        link = keyring.chain_hash(previous, _entry_bytes(seq, at, case_id, actor, role, action))
+        return link, keyring.audit_head_mac(seq, link)
+
+    await log_table.append(session, make_link, at, case_id, actor, role, action)
 
 
-async def trail(session: AsyncSession, case_id: uuid.UUID) -> list[AuditEntry]:
-    query = select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
-    return list(await session.scalars(query))
+async def trail(session: Session, case_id: uuid.UUID) -> list[AuditEntry]:
+    return await log_table.trail(session, case_id)
 
 
 @dataclass(frozen=True)
@@ -75,12 +65,12 @@ class Break:
     problem: str
 
 
-async def verify(session: AsyncSession, keyring: Keyring) -> tuple[int, list[Break]]:
+async def verify(session: Session, keyring: Keyring) -> tuple[int, list[Break]]:
     """Check the whole chain; returns (entries checked, where it breaks)."""
-    head = (await session.scalars(select(AuditHead).where(AuditHead.name == HEAD))).one()
+    head = await log_table.head(session)
     problems: list[Break] = []
     previous, expected_seq, count = bytes(32), 1, 0
-    for entry in await session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
+    async for entry in log_table.walk(session):
         count += 1
         if entry.seq != expected_seq:
             gap = f"entries {expected_seq}..{entry.seq - 1} are missing"
@@ -92,7 +82,15 @@ async def verify(session: AsyncSession, keyring: Keyring) -> tuple[int, list[Bre
         if link != entry.link:
             problems.append(Break(entry.seq, "changed, or not following the entry before"))
         previous, expected_seq = entry.link, entry.seq + 1
-    if head.seq != expected_seq - 1 or head.link != previous:
+    if not Keyring.macs_match(head.mac, keyring.audit_head_mac(head.seq, head.link)):
+        problems.append(
+            Break(
+                head.seq,
+                "the head (last link and entry count) was not written by Confide: "
+                "the log was cut or rewritten",
+            )
+        )
+    elif head.seq != expected_seq - 1 or head.link != previous:
         problems.append(
             Break(
                 head.seq,

@@ -12,29 +12,31 @@ or writes other rows gets a session, and its chat row is written in that transac
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from bot.cases.lifecycle import OPEN_STATES
 from bot.cases.sla import ServiceLevels
-from bot.crypto import DataKey, FieldRef, Keyring
+from bot.crypto import ChatKey, CryptoError, Keyring
 from bot.i18n import Language, pick_language
-from bot.intake.flow import Intake
+from bot.intake.flow import Draft, Intake
+from bot.services import people
+from bot.services.case_views import CaseViews
 from bot.services.cases import CaseVault
 from bot.services.protocol import Command, Incoming, Reply, ResponderButton, Text, View
 from bot.services.reporter import ReporterTurn
 from bot.services.responder import ResponderTurn, enrol
-from bot.services.turn import ChatState, Turn
+from bot.services.turn import ChatState, Mode, Turn
 from bot.store import queries
 from bot.store.chats import ChatRow, ChatStore, StaleChat
-from bot.store.models import Responder
+from bot.store.database import purge_freed_pages
+from bot.store.models import Chat, Responder
+from bot.store.session import CONFLICTS, Engine, Session, Sessions
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
+PRUNE_BATCH = 500
 ADMIN_COMMANDS = frozenset({"responders", "revoke", "overdue", "audit"})
 RESPONDER_COMMANDS = frozenset(
     {"queue", "mine", "claim", "release", "open", "reply", "note", "state"} | ADMIN_COMMANDS
@@ -44,7 +46,7 @@ RESPONDER_COMMANDS = frozenset(
 class ConversationService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         keyring: Keyring,
         intake: Intake,
         *,
@@ -53,6 +55,7 @@ class ConversationService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_notify: Callable[[], None] = lambda: None,
         levels: ServiceLevels | None = None,
+        case_content_hours: float = 24,
     ) -> None:
         self.levels = levels or ServiceLevels()
         self.sessions = sessions
@@ -64,14 +67,20 @@ class ConversationService:
         self.draft_max_age_hours = draft_max_age_hours
         self.clock = clock
         self.on_notify = on_notify
+        self.case_views = CaseViews(
+            sessions, keyring, timedelta(hours=case_content_hours), self._now
+        )
+
+    def _now(self) -> datetime:
+        return self.clock()
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """Handle one update from a private chat; None if it was already handled."""
-        lookup = self.keyring.blind_index("chat", str(incoming.chat_id))
+        lookup = self.keyring.chat_lookup(incoming.chat_id)
         for _ in range(CONFLICT_RETRIES):
             try:
                 return await self._handle_once(incoming, lookup)
-            except (StaleChat, IntegrityError):
+            except (StaleChat, *CONFLICTS):
                 # Another process wrote this chat meanwhile (or created it), or a new case
                 # drew a short id already taken: start over from what is stored; a duplicate
                 # of the other process's update is then recognised and skipped.
@@ -87,13 +96,15 @@ class ConversationService:
         elif stored.last_update_id is not None and incoming.update_id <= stored.last_update_id:
             log.info("event=update_duplicate")
             return None
-        key = self.keyring.unwrap(stored.wrapped_key, _owner(stored.id))
-        state = self._load_state(stored, key)
-        turn = Turn(self, lookup, stored.language, state, incoming, now)
+        key = self.keyring.chat_key(stored.id, stored.wrapped_key)
+        turn = Turn(self, lookup, stored.language, ChatState(), incoming, now)
+        turn.state = self._load_state(stored, key, turn)
+        state = turn.state
         try:
             if _may_be_responder_business(incoming, state):
-                found = await queries.responder_by_lookup(turn.session, lookup)
-                turn.responder = found if found is not None and found.active else None
+                turn.responder = await people.responder_for_chat(
+                    turn.session, self.keyring, incoming.chat_id
+                )
             views: list[View]
             if isinstance(incoming.event, Command) and incoming.event.name == "enroll":
                 views = await enrol(turn, incoming.event.argument)
@@ -103,9 +114,12 @@ class ConversationService:
                 views = await ResponderTurn(turn).run()
             else:
                 views = await ReporterTurn(turn).run()
+            draft_key, draft = self._seal_draft(stored, turn)
             row = replace(
                 stored,
-                state=self._seal_state(stored.id, key, turn.state),
+                state=self._seal_state(key, turn.state),
+                draft_key=draft_key,
+                draft=draft,
                 language=turn.chosen_language,
                 last_update_id=incoming.update_id,
                 updated_at=now,
@@ -122,6 +136,8 @@ class ConversationService:
                 await self.chats.write(row, stored.version, None)
         finally:
             await turn.close()
+        if turn.shredded:
+            await purge_freed_pages(self.engine)
         if turn.notified:
             self.on_notify()
         return Reply(language=turn.language, views=tuple(views))
@@ -129,29 +145,70 @@ class ConversationService:
     def language_for(self, client_language: str | None) -> Language:
         return pick_language(None, client_language, self.default_language)
 
+    @property
+    def engine(self) -> Engine:
+        return self.chats.engine
+
     def _new_chat(self, lookup: bytes, now: datetime) -> ChatRow:
         chat_id = queries.new_id()
-        wrapped = self.keyring.wrap(DataKey.generate(), _owner(chat_id))
+        _, wrapped = self.keyring.new_chat_key(chat_id)
         return ChatRow(chat_id, lookup, wrapped, None, None, None, 0, now, now)
 
-    def _load_state(self, chat: ChatRow, key: DataKey) -> ChatState:
+    def _load_state(self, chat: ChatRow, key: ChatKey, turn: Turn) -> ChatState:
+        draft = None
+        if chat.draft_key is not None and chat.draft is not None:
+            turn.draft_key = self.keyring.draft_key(chat.id, chat.draft_key)
+            draft = Draft.from_json(turn.draft_key.open_draft(chat.draft))
         if chat.state is None:
-            return ChatState()
-        return ChatState.from_json(key.open_json(chat.state, _state_ref(chat.id)))
+            return ChatState(draft=draft)
+        return ChatState.from_json(key.open_state(chat.state), draft)
 
-    def _seal_state(self, chat_id: uuid.UUID, key: DataKey, state: ChatState) -> bytes | None:
+    def _seal_state(self, key: ChatKey, state: ChatState) -> bytes | None:
         # Nothing worth keeping: keep nothing.
         if not state.worth_keeping():
             return None
-        return key.seal_json(state.to_json(), _state_ref(chat_id))
+        return key.seal_state(state.to_json())
 
-    async def forget_stale_drafts(self, max_age: timedelta) -> int:
+    def _seal_draft(self, chat: ChatRow, turn: Turn) -> tuple[bytes | None, bytes | None]:
+        """The draft under its own key: the same key for the life of the draft (so that its
+        old copies die with the case it becomes), none once it is sent or discarded."""
+        draft = turn.state.draft
+        if draft is None or turn.state.mode is not Mode.INTAKE:
+            if chat.draft_key is not None and not turn.draft_sent:
+                turn.shredded = True  # a discarded draft: its old copies must not linger
+            return None, None
+        wrapped = chat.draft_key
+        if turn.draft_key is None or wrapped is None:
+            turn.draft_key, wrapped = self.keyring.new_draft_key(chat.id)
+        return wrapped, turn.draft_key.seal_draft(draft.to_json())
+
+    async def prune_chats(self, max_age: timedelta) -> int:
+        """Drafts untouched for `max_age` are deleted, and so are chat rows that hold
+        nothing more (no draft, no case sent from it still open): a chat's fingerprint does
+        not outlive its use. Returns how many drafts and rows went."""
+        gone = 0
         async with self.sessions.begin() as session:
-            count = await queries.forget_stale_drafts(session, self.clock() - max_age)
+            for chat in await queries.idle_chats(session, self.clock() - max_age, PRUNE_BATCH):
+                gone += await self._prune(session, chat)
         self.chats.forget()
-        if count:
-            log.info("event=drafts_expired count=%d", count)
-        return count
+        if gone:
+            log.info("event=chats_pruned count=%d", gone)
+            await purge_freed_pages(self.engine)
+        return gone
+
+    async def _prune(self, session: Session, chat: Chat) -> int:
+        state = ChatState()
+        if chat.state is not None:
+            try:
+                key = self.keyring.chat_key(chat.id, chat.wrapped_key)
+                state = ChatState.from_json(key.open_state(chat.state))
+            except CryptoError:
+                log.warning("event=tampering_detected what=chat_row")
+        if state.linked:
+            statuses = await queries.statuses_of(session, state.linked)
+            if any(status in {s.value for s in OPEN_STATES} for status in statuses.values()):
+                return int(chat.draft_key is not None and await queries.forget_draft(session, chat))
+        return int(await queries.delete_chat(session, chat))
 
 
 def _may_be_responder_business(incoming: Incoming, state: ChatState) -> bool:
@@ -178,11 +235,3 @@ def _is_responder_business(incoming: Incoming, state: ChatState, responder: Resp
     if isinstance(event, Command) and event.name in ADMIN_COMMANDS:
         return responder.role == "admin"
     return _may_be_responder_business(incoming, state)
-
-
-def _owner(chat_id: uuid.UUID) -> str:
-    return f"chats:{chat_id}"
-
-
-def _state_ref(chat_id: uuid.UUID) -> FieldRef:
-    return FieldRef("chats", str(chat_id), "state")

@@ -13,17 +13,15 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.cases.lifecycle import OPEN_STATES, State
 from bot.cases.sla import Due, ServiceLevels, Timers, due
 from bot.crypto import Keyring
-from bot.services import audit
-from bot.services.cases import CaseVault, responder_chat
-from bot.services.outbox import Notification, enqueue
-from bot.store import queries
+from bot.services import audit, outbox, people
+from bot.services.cases import CaseVault
+from bot.services.outbox import URGENT, Notification
+from bot.store import deadlines as clock
 from bot.store.models import Case, Responder
+from bot.store.session import Session, Sessions
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -67,7 +65,7 @@ def stop(case: Case) -> None:
 class DeadlineWatch:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         keyring: Keyring,
         levels: ServiceLevels,
         clock: Callable[[], datetime],
@@ -84,37 +82,24 @@ class DeadlineWatch:
         """Fire everything due now; returns how many timers fired."""
         now = self.clock()
         fired_total = 0
+        running = [s.value for s in OPEN_STATES if s is not State.WAITING]
         async with self.sessions.begin() as session:
-            query = (
-                select(Case)
-                .where(
-                    Case.next_timer_at <= now,
-                    Case.status.in_([s.value for s in OPEN_STATES if s is not State.WAITING]),
-                )
-                .order_by(Case.next_timer_at)
-                .limit(BATCH)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for case in list(await session.scalars(query)):
+            for case in await clock.cases_due(session, now, running, BATCH):
                 fired, after = due(timers_of(case), now, self.levels)
-                won = await session.execute(
-                    update(Case)
-                    .where(Case.id == case.id, Case.next_timer_at == case.next_timer_at)
-                    .values(
-                        claim_remind_at=after.claim_remind_at,
-                        claim_due_at=after.claim_due_at,
-                        reply_remind_at=after.reply_remind_at,
-                        reply_due_at=after.reply_due_at,
-                        urgent_repeat_at=after.urgent_repeat_at,
-                        next_timer_at=after.next_at(),
-                        escalated_at=now
-                        if any(d in (Due.ESCALATE_CLAIM, Due.ESCALATE_REPLY) for d in fired)
-                        else case.escalated_at,
-                    )
-                    .execution_options(synchronize_session=False)
+                won = await clock.claim_timers(
+                    session,
+                    case,
+                    claim_remind_at=after.claim_remind_at,
+                    claim_due_at=after.claim_due_at,
+                    reply_remind_at=after.reply_remind_at,
+                    reply_due_at=after.reply_due_at,
+                    urgent_repeat_at=after.urgent_repeat_at,
+                    next_timer_at=after.next_at(),
+                    escalated_at=now
+                    if any(d in (Due.ESCALATE_CLAIM, Due.ESCALATE_REPLY) for d in fired)
+                    else case.escalated_at,
                 )
-                if getattr(won, "rowcount", 0) != 1:
+                if not won:
                     continue  # another process fired it
                 for what in fired:
                     await self._fire(session, case, what, now)
@@ -123,59 +108,64 @@ class DeadlineWatch:
             self.on_notify()
         return fired_total
 
-    async def _fire(self, session: AsyncSession, case: Case, what: Due, now: datetime) -> None:
+    async def _fire(self, session: Session, case: Case, what: Due, now: datetime) -> None:
         await audit.record(session, self.keyring, case.id, "system", "system", what.value, now)
         excluded = self.vault.excluded(case)
-        people = [p for p in await queries.responders(session)]
-        admins = [p for p in people if p.role == "admin"]
-        handlers = [p for p in people if p.id not in excluded]
+        staff = await people.active_responders(session, self.keyring)
+        admins = [p for p in staff if p.role == "admin"]
+        handlers = [p for p in staff if p.id not in excluded]
         buttons = (
             ("btn_claim", f"R|claim|{case.short_id}"),
             ("btn_open", f"R|open|{case.short_id}"),
         )
         params = {"case": case.short_id}
         if what is Due.REPEAT_URGENT:
-            self._tell(session, {*handlers, *admins}, "alert_urgent_repeat", params, buttons, now)
+            self._tell(
+                session, case, {*handlers, *admins}, "alert_urgent_repeat", buttons, now, URGENT
+            )
         elif what in (Due.REMIND_CLAIM, Due.REMIND_REPLY):
             claimer = [p for p in handlers if p.id == case.claimed_by]
             self._tell(
                 session,
+                case,
                 claimer or handlers or admins,
                 f"reminder_{what.value[7:]}",
-                params,
                 buttons,
                 now,
             )
         else:
             self._tell(
-                session, admins or handlers, f"escalated_{what.value[9:]}", params, buttons, now
+                session, case, admins or handlers, f"escalated_{what.value[9:]}", buttons, now
             )
             reporter = self.vault.reporter(case)
             if reporter is not None:
-                chat_id, language = reporter
-                enqueue(
+                outbox.to_reporter(
                     session,
                     self.keyring,
-                    chat_id,
-                    Notification("notify_escalated", language, params),
+                    case,
+                    Notification("notify_escalated", reporter.language, params),
                     now,
                 )
         log.info("event=deadline case=%s what=%s", case.short_id, what.value)
 
     def _tell(
         self,
-        session: AsyncSession,
-        people: Iterable[Responder],
+        session: Session,
+        case: Case,
+        recipients: Iterable[Responder],
         key: str,
-        params: dict[str, str],
         buttons: tuple[tuple[str, str], ...],
         now: datetime,
+        priority: int = 0,
     ) -> None:
-        for person in people:
-            enqueue(
+        params = {"case": case.short_id}
+        for person in recipients:
+            outbox.to_responder(
                 session,
                 self.keyring,
-                responder_chat(self.keyring, person),
+                person,
                 Notification(key, person.language, params, buttons),
                 now,
+                about=case,
+                priority=priority,
             )

@@ -1,27 +1,35 @@
 """The durable outbox: messages that must reach a person.
 
-A notification is written in the same transaction as the change that causes it, sealed like
-everything else, and delivered by the background sender (bot.telegram.sender), which leases
-a batch, sends, and marks each one sent — or schedules a retry with exponential back-off,
-honouring Telegram's RetryAfter. A restart loses nothing: the table is the queue."""
+A notification is written in the same transaction as the change that causes it and delivered
+by the background sender (bot.telegram.sender), which leases a batch, sends, and deletes
+each one — or schedules a retry with exponential back-off, honouring Telegram's RetryAfter.
+A restart loses nothing: the table is the queue.
+
+Nothing in it has a key of its own. A message for a reporter is sealed under its case's key
+and goes to the chat sealed in the case: once the case is shredded it can no longer be
+opened, and it is dropped, never sent. A message for a responder is sealed under the
+responder's key and goes to the chat sealed in their (authenticated) row."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from bot.crypto import CryptoError, Keyring
+from bot.services import people
+from bot.store import outbox as queue
+from bot.store.models import Case, OutboxMessage, Responder
+from bot.store.session import Session, Sessions
 
-from bot.crypto import DataKey, FieldRef, Keyring
-from bot.store.models import OutboxMessage
-
+log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)  # a batch being sent is not picked up by another sender
 BATCH = 20
 MAX_DELAY = timedelta(minutes=10)
 MAX_ATTEMPTS = 50  # then give up and say so in the log; about a week of retrying
+URGENT = 10  # priority of alerts about someone in danger: sent before anything else
 
 
 @dataclass(frozen=True)
@@ -75,91 +83,126 @@ def retry_delay(attempts: int, base: float, retry_after: float | None = None) ->
     return delay
 
 
-def enqueue(
-    session: AsyncSession,
+def to_responder(
+    session: Session,
     keyring: Keyring,
-    chat_id: int,
+    person: Responder,
     notification: Notification,
     now: datetime,
+    *,
+    about: Case | None = None,
+    priority: int = 0,
 ) -> None:
-    row = OutboxMessage(id=uuid.uuid4(), created_at=now, due_at=now, attempts=0)
-    key = DataKey.generate()
-    row.wrapped_key = keyring.wrap(key, f"outbox:{row.id}")
-    row.recipient = key.seal_text(str(chat_id), FieldRef("outbox", str(row.id), "recipient"))
-    row.payload = key.seal_json(notification.to_json(), FieldRef("outbox", str(row.id), "payload"))
+    """Queue a message for a responder. `about`: the case it concerns; if that case is
+    shredded before the message goes out, the message is dropped."""
+    row = OutboxMessage(
+        id=uuid.uuid4(),
+        audience="responder",
+        responder_id=person.id,
+        case_id=about.id if about is not None else None,
+        priority=priority,
+        created_at=now,
+        due_at=now,
+        attempts=0,
+    )
+    key = keyring.responder_key(person.id, person.wrapped_key)
+    row.payload = key.seal_notice(row.id, row.case_id, notification.to_json())
+    session.add(row)
+
+
+def to_reporter(
+    session: Session,
+    keyring: Keyring,
+    case: Case,
+    notification: Notification,
+    now: datetime,
+    *,
+    priority: int = 0,
+) -> None:
+    """Queue a message for a case's reporter (the case must be linked to a chat)."""
+    if case.wrapped_key is None:
+        return
+    row = OutboxMessage(
+        id=uuid.uuid4(),
+        audience="reporter",
+        case_id=case.id,
+        priority=priority,
+        created_at=now,
+        due_at=now,
+        attempts=0,
+    )
+    key = keyring.case_key(case.id, case.wrapped_key)
+    row.payload = key.seal_notice(row.id, notification.to_json())
     session.add(row)
 
 
 class Outbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> None:
+    def __init__(self, sessions: Sessions, keyring: Keyring) -> None:
         self.sessions = sessions
         self.keyring = keyring
 
     async def lease_due(self, now: datetime) -> list[Delivery]:
         """Take up to a batch of due messages for LEASE; several senders never take the same
-        row (row locks on PostgreSQL with SKIP LOCKED; SQLite has a single writer)."""
+        row (row locks on PostgreSQL with SKIP LOCKED; SQLite has a single writer). Messages
+        that can no longer be opened (their case was shredded, or the row was forged) are
+        deleted here, unsent."""
         async with self.sessions.begin() as session:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.sent_at.is_(None),
-                    OutboxMessage.failed_at.is_(None),
-                    OutboxMessage.due_at <= now,
-                )
-                .order_by(OutboxMessage.due_at)
-                .limit(BATCH)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list(await session.scalars(query))
             deliveries = []
-            for row in rows:
-                row.due_at = now + LEASE
+            for row in await queue.lease_due(session, now, now + LEASE, BATCH):
                 row.attempts += 1
-                key = self.keyring.unwrap(row.wrapped_key, f"outbox:{row.id}")
-                chat_id = int(
-                    key.open_text(row.recipient, FieldRef("outbox", str(row.id), "recipient"))
-                )
-                payload = key.open_json(row.payload, FieldRef("outbox", str(row.id), "payload"))
-                deliveries.append(
-                    Delivery(row.id, chat_id, Notification.from_json(payload), row.attempts)
-                )
+                opened = await self._open(session, row)
+                if opened is None:
+                    await session.delete(row)
+                    continue
+                chat_id, notification = opened
+                deliveries.append(Delivery(row.id, chat_id, notification, row.attempts))
         return deliveries
 
-    async def mark_sent(self, delivery: Delivery, now: datetime) -> None:
+    async def _open(self, session: Session, row: OutboxMessage) -> tuple[int, Notification] | None:
+        try:
+            if row.audience == "reporter":
+                case = await session.get(Case, row.case_id) if row.case_id else None
+                if case is None or case.wrapped_key is None:
+                    log.info("event=outbox_dropped reason=case_shredded id=%s", row.id)
+                    return None
+                key = self.keyring.case_key(case.id, case.wrapped_key)
+                link = key.open_link(case.reporter)
+                if link is None:
+                    return None
+                return link.chat_id, Notification.from_json(key.open_notice(row.id, row.payload))
+            person = await people.responder_by_id(session, self.keyring, row.responder_id)
+            if person is None:
+                log.info("event=outbox_dropped reason=no_recipient id=%s", row.id)
+                return None
+            payload = self.keyring.responder_key(person.id, person.wrapped_key).open_notice(
+                row.id, row.case_id, row.payload
+            )
+            return people.chat_of(self.keyring, person), Notification.from_json(payload)
+        except CryptoError as error:
+            log.warning("event=tampering_detected what=outbox_row error=%s", type(error).__name__)
+            return None
+
+    async def delivered(self, delivery: Delivery) -> None:
+        """Sent: nothing of it is kept."""
         async with self.sessions.begin() as session:
-            row = await session.get(OutboxMessage, delivery.id)
-            if row is not None:
-                row.sent_at = now
-                row.last_error = None
+            await queue.delete(session, delivery.id)
 
     async def retry_later(
         self, delivery: Delivery, now: datetime, delay: timedelta, error: str
     ) -> bool:
-        """Schedule another attempt; False (and the row marked failed) when out of attempts."""
+        """Schedule another attempt; False (and the message deleted) when out of attempts."""
         async with self.sessions.begin() as session:
-            row = await session.get(OutboxMessage, delivery.id)
-            if row is None:
+            if delivery.attempts >= MAX_ATTEMPTS:
+                await queue.delete(session, delivery.id)
                 return False
-            row.last_error = error[:64]
-            if row.attempts >= MAX_ATTEMPTS:
-                row.failed_at = now
-                return False
-            row.due_at = now + delay
+            await queue.reschedule(session, delivery.id, now + delay, error[:64])
             return True
 
-    async def give_up(self, delivery: Delivery, now: datetime, error: str) -> None:
+    async def give_up(self, delivery: Delivery, error: str) -> None:
+        """Undeliverable (the person blocked the bot, or the chat is gone): deleted."""
         async with self.sessions.begin() as session:
-            row = await session.get(OutboxMessage, delivery.id)
-            if row is not None:
-                row.failed_at = now
-                row.last_error = error[:64]
+            await queue.delete(session, delivery.id)
 
     async def pending(self) -> int:
         async with self.sessions.begin() as session:
-            rows = await session.scalars(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)
-                )
-            )
-            return len(list(rows))
+            return await queue.depth(session)

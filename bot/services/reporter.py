@@ -9,6 +9,7 @@ import uuid
 from bot.cases.ids import new_receipt_code, new_short_id, normalize_receipt_code
 from bot.cases.lifecycle import State, can_withdraw
 from bot.cases.sla import timers_at_submission
+from bot.crypto import ReporterLink
 from bot.i18n import LANGUAGES
 from bot.intake.flow import (
     EXCLUSION_QUESTION,
@@ -23,11 +24,11 @@ from bot.intake.flow import (
     TypedText,
     Unsupported,
 )
-from bot.services import audit
+from bot.services import audit, people
 from bot.services.cases import CaseDestroyed
 from bot.services.deadlines import set_timers
 from bot.services.deadlines import stop as stop_timers
-from bot.services.outbox import Notification
+from bot.services.outbox import URGENT, Notification
 from bot.services.protocol import (
     CaseButton,
     CaseSummary,
@@ -53,7 +54,7 @@ from bot.services.protocol import (
 )
 from bot.services.turn import ChatState, Mode, Turn
 from bot.store import queries
-from bot.store.models import Case, Responder
+from bot.store.models import Case
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 3500
@@ -149,8 +150,8 @@ class ReporterTurn:
     async def _menu(self, item: Menu) -> list[View]:
         if item is Menu.REPORT:
             if self.state.mode is not Mode.INTAKE or self.state.draft is None:
-                people = await queries.responders(self.turn.session)
-                exclusion = tuple((_choice_id(p.id), p.display_name) for p in people)
+                staff = await people.active_responders(self.turn.session, self.turn.keyring)
+                exclusion = tuple((_choice_id(p.id), p.display_name) for p in staff)
                 step = self.turn.service.intake.start(exclusion)
                 keep = self.state
                 self.state = self.turn.state = ChatState(
@@ -159,6 +160,7 @@ class ReporterTurn:
                     first_message_id=self.turn.incoming.message_id,
                     case_session=keep.case_session,
                     code_failures=keep.code_failures,
+                    linked=keep.linked,
                 )
             return self._current()
         if item is Menu.CONTINUE:
@@ -232,21 +234,25 @@ class ReporterTurn:
             # Unique in the table: a taken one (rare) fails the transaction and the whole
             # update is tried again, with new ids (see ConversationService.handle).
             short_id=new_short_id(),
-            receipt_lookup=turn.keyring.blind_index("receipt", code),
+            receipt_lookup=turn.keyring.receipt_lookup(code),
             status=State.NEW.value,
             urgent=submitted.urgent,
             submitted_at=now,
             updated_at=now,
         )
-        key = turn.vault.new_key(case)
         answers = dict(submitted.answers)
         chosen = answers.pop(EXCLUSION_QUESTION, [])
-        people = await queries.responders(session)
-        excluded = [p.id for p in people if _choice_id(p.id) in chosen]
-        turn.vault.seal_answers(case, key, {"language": turn.language, "answers": answers})
-        turn.vault.seal_excluded(case, key, excluded)
+        staff = await people.active_responders(session, turn.keyring)
+        excluded = [p.id for p in staff if _choice_id(p.id) in chosen]
+        link = ReporterLink(turn.incoming.chat_id, turn.language) if submitted.link else None
+        if turn.draft_key is None:  # a draft written before drafts had keys of their own
+            turn.draft_key, _ = turn.keyring.new_draft_key(case.id)
+        turn.vault.seal_new(
+            case, turn.draft_key, {"language": turn.language, "answers": answers}, link, excluded
+        )
+        turn.draft_key, turn.draft_sent = None, True
         if submitted.link:
-            turn.vault.link_reporter(case, key, turn.incoming.chat_id, turn.language, turn.lookup)
+            self.state.linked = [*self.state.linked, case.short_id]
         set_timers(case, timers_at_submission(now, case.urgent, turn.service.levels))
         session.add(case)
         await session.flush()
@@ -262,6 +268,8 @@ class ReporterTurn:
                 ),
             ),
             excluded=frozenset(excluded),
+            about=case,
+            priority=URGENT if case.urgent else 0,
         )
         log.info(
             "event=case_submitted case=%s urgent=%s linked=%s alerted=%d",
@@ -281,8 +289,16 @@ class ReporterTurn:
         self.state.mode = Mode.AWAIT_RECEIPT
         return [Say("check_case_prompt")]
 
+    async def _linked_cases(self) -> list[Case]:
+        """The cases whose reporter chose to be told in this chat."""
+        turn = self.turn
+        listed = await queries.cases_linked_to(
+            turn.session, turn.keyring.reporter_lookup(turn.incoming.chat_id)
+        )
+        return [c for c in listed if turn.vault.is_reporter_chat(c, turn.incoming.chat_id)]
+
     async def _status(self) -> list[View]:
-        linked = await queries.cases_linked_to(self.turn.session, self.turn.lookup)
+        linked = await self._linked_cases()
         if not linked:
             return self._ask_receipt()
         vault, session = self.turn.vault, self.turn.session
@@ -301,9 +317,7 @@ class ReporterTurn:
         code = normalize_receipt_code(text)
         if code is None:
             return [Say("not_a_receipt_code")]
-        case = await queries.case_by_receipt(
-            turn.session, turn.keyring.blind_index("receipt", code)
-        )
+        case = await queries.case_by_receipt(turn.session, turn.keyring.receipt_lookup(code))
         if case is None:
             turn.code_failed()
             log.info("event=receipt_not_found")
@@ -338,7 +352,9 @@ class ReporterTurn:
         case = await queries.case_by_short_id(self.turn.session, short_id)
         if case is None:
             return None
-        if case.reporter_lookup == self.turn.lookup or self.state.case_session == short_id:
+        if self.state.case_session == short_id or self.turn.vault.is_reporter_chat(
+            case, self.turn.incoming.chat_id
+        ):
             return case
         return None
 
@@ -377,7 +393,7 @@ class ReporterTurn:
             return self._stale()
         case.updated_at = turn.now
         await turn.audit(case, "reporter_message")
-        claimer = await turn.session.get(Responder, case.claimed_by) if case.claimed_by else None
+        claimer = await people.responder_by_id(turn.session, turn.keyring, case.claimed_by)
         await turn.notify_responders(
             lambda language: Notification(
                 "alert_reporter_wrote",
@@ -387,6 +403,7 @@ class ReporterTurn:
             ),
             only=claimer,
             excluded=turn.vault.excluded(case),
+            about=case,
         )
         log.info("event=reporter_message case=%s", case.short_id)
         return [Say("reporter_reply_sent", {"case": case.short_id})]
@@ -394,11 +411,7 @@ class ReporterTurn:
     # -- withdrawing -----------------------------------------------------------------------
 
     async def _withdraw_which(self) -> list[View]:
-        candidates = [
-            c
-            for c in await queries.cases_linked_to(self.turn.session, self.turn.lookup)
-            if can_withdraw(State(c.status))
-        ]
+        candidates = [c for c in await self._linked_cases() if can_withdraw(State(c.status))]
         if self.state.case_session:
             session_case = await self._my_case(self.state.case_session)
             if (
@@ -415,13 +428,17 @@ class ReporterTurn:
 
     async def _withdraw(self, case: Case) -> list[View]:
         turn = self.turn
-        claimer = await turn.session.get(Responder, case.claimed_by) if case.claimed_by else None
+        claimer = await people.responder_by_id(turn.session, turn.keyring, case.claimed_by)
         excluded = turn.vault.excluded(case)
         await turn.vault.destroy(turn.session, case)
+        turn.shredded = True
         case.status = State.WITHDRAWN.value
         case.updated_at = turn.now
         stop_timers(case)
         self.state.case_session = None
+        self.state.linked = [c for c in self.state.linked if c != case.short_id]
+        if self.state.compose and self.state.compose.get("case") == case.short_id:
+            self.state.compose = None
         await turn.audit(case, "withdraw")
         await turn.notify_responders(
             lambda language: Notification(

@@ -10,8 +10,6 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.cases.ids import normalize_receipt_code
 from bot.cases.lifecycle import (
     OPEN_STATES,
@@ -22,8 +20,8 @@ from bot.cases.lifecycle import (
     parse_state,
 )
 from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_submission
-from bot.crypto import DataKey, FieldRef, Keyring
-from bot.services import audit
+from bot.crypto import Keyring
+from bot.services import audit, people
 from bot.services.cases import CaseDestroyed
 from bot.services.deadlines import pause as pause_timers
 from bot.services.deadlines import resume as resume_timers
@@ -47,6 +45,7 @@ from bot.services.protocol import (
 from bot.services.turn import Turn
 from bot.store import queries
 from bot.store.models import Case, Invite, Responder
+from bot.store.session import Session
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 8
@@ -79,8 +78,8 @@ class ResponderTurn:
         if name in ("queue", "mine"):
             return [await self._queue(name, _page(argument))]
         if name == "responders":
-            people = await queries.responders(self.turn.session, active_only=False)
-            return [ShowResponders(tuple((p.display_name, p.role, p.active) for p in people))]
+            staff = await people.everyone(self.turn.session, self.turn.keyring)
+            return [ShowResponders(tuple((p.display_name, p.role, p.active) for p in staff))]
         if name == "revoke":
             return await self._revoke(argument)
         if name == "overdue":
@@ -197,7 +196,9 @@ class ResponderTurn:
         if case.claimed_by == self.me.id:
             return [Say("already_yours", {"case": case.short_id})]
         if case.claimed_by is not None:
-            other = await self.turn.session.get(Responder, case.claimed_by)
+            other = await people.responder_by_id(
+                self.turn.session, self.turn.keyring, case.claimed_by
+            )
             if other is not None and other.active:
                 return [
                     Say("claimed_by_other", {"case": case.short_id, "name": other.display_name})
@@ -250,11 +251,13 @@ class ResponderTurn:
             return [Say("case_not_open", {"case": case.short_id})]
         try:
             if kind == "note":
-                await turn.vault.add_note(turn.session, case, self.me, text, turn.now)
+                await turn.vault.add_note(turn.session, case, self.me.id, text, turn.now)
                 await turn.audit(case, "note")
                 log.info("event=note_added case=%s", case.short_id)
                 return [Say("note_saved", {"case": case.short_id})]
-            await turn.vault.add_message(turn.session, case, "responder", self.me, text, turn.now)
+            await turn.vault.add_message(
+                turn.session, case, "responder", self.me.id, text, turn.now
+            )
         except CaseDestroyed:
             return [Say("case_withdrawn_gone", {"case": case.short_id})]
         case.updated_at = turn.now
@@ -267,12 +270,11 @@ class ResponderTurn:
         log.info("event=reply_sent case=%s linked=%s", case.short_id, reporter is not None)
         if reporter is None:
             return [Say("reply_saved_unlinked", {"case": case.short_id})]
-        chat_id, language = reporter
-        turn.notify(
-            chat_id,
+        turn.notify_reporter(
+            case,
             Notification(
                 "notify_reporter_message",
-                language,
+                reporter.language,
                 {"case": case.short_id, "text": text},
                 (("btn_reply", f"c|reply|{case.short_id}"),),
             ),
@@ -301,10 +303,11 @@ class ResponderTurn:
         await turn.audit(case, f"state:{wanted.value}")
         reporter = turn.vault.reporter(case)
         if reporter is not None:
-            chat_id, language = reporter
-            turn.notify(
-                chat_id,
-                Notification(f"notify_state_{wanted.value}", language, {"case": case.short_id}),
+            turn.notify_reporter(
+                case,
+                Notification(
+                    f"notify_state_{wanted.value}", reporter.language, {"case": case.short_id}
+                ),
             )
         log.info("event=state_changed case=%s state=%s", case.short_id, wanted.value)
         return [Say("state_set", {"case": case.short_id, "state": wanted.value})]
@@ -313,22 +316,22 @@ class ResponderTurn:
         if not name:
             return [Say("usage_revoke")]
         turn = self.turn
-        people = [
+        found = [
             p
-            for p in await queries.responders(turn.session)
+            for p in await people.active_responders(turn.session, turn.keyring)
             if p.display_name.casefold() == name.casefold()
         ]
-        if not people:
+        if not found:
             return [Say("no_such_responder", {"name": name})]
-        person = people[0]
+        person = found[0]
         person.active, person.revoked_at = False, turn.now
+        people.seal_responder(turn.keyring, person)
         for case in await queries.open_cases(
             turn.session, [s.value for s in OPEN_STATES], person.id
         ):
             case.claimed_by, case.claimed_at = None, None  # back to the queue
-        chat_id = turn.responder_chat(person)
-        turn.notify(chat_id, Notification("you_were_revoked", person.language))
-        turn.notify(chat_id, Notification("", person.language, kind="commands"))
+        turn.notify_responder(person, Notification("you_were_revoked", person.language))
+        turn.notify_responder(person, Notification("", person.language, kind="commands"))
         log.info("event=responder_revoked")
         return [Say("revoked", {"name": person.display_name})]
 
@@ -383,7 +386,7 @@ class ResponderTurn:
     async def _names(self) -> dict[uuid.UUID, str]:
         return {
             p.id: p.display_name
-            for p in await queries.responders(self.turn.session, active_only=False)
+            for p in await people.everyone(self.turn.session, self.turn.keyring)
         }
 
 
@@ -407,9 +410,9 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
     code = normalize_receipt_code(code_text)
     invite = None
     if code is not None:
-        invite = await queries.invite_by_lookup(
-            turn.session, turn.keyring.blind_index("invite", code)
-        )
+        invite = await queries.invite_by_lookup(turn.session, turn.keyring.invite_lookup(code))
+        if invite is not None and not people.invite_intact(turn.keyring, invite):
+            invite = None
     if invite is None:
         turn.code_failed()
         log.info("event=enrol_refused reason=unknown")
@@ -423,17 +426,18 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
         return [Say("enrol_expired_code")]
     turn.code_succeeded()
     invite.used_at = turn.now
-    person = await queries.responder_by_lookup(turn.session, turn.lookup)
+    people.seal_invite(turn.keyring, invite)
+    chat_id = turn.incoming.chat_id
+    person = await people.enrolled(turn.session, turn.keyring, chat_id)
     if person is None:
-        person = Responder(id=uuid.uuid4(), lookup=turn.lookup)
-        key = DataKey.generate()
-        person.wrapped_key = turn.keyring.wrap(key, f"responders:{person.id}")
-        person.chat = key.seal_text(
-            str(turn.incoming.chat_id), FieldRef("responders", str(person.id), "chat")
+        person = people.new_responder(
+            turn.keyring, chat_id, invite.display_name, invite.role, turn.language, turn.now
         )
         turn.session.add(person)
-    person.display_name, person.role, person.active = invite.display_name, invite.role, True
-    person.language, person.enrolled_at, person.revoked_at = turn.language, turn.now, None
+    else:
+        person.display_name, person.role, person.active = invite.display_name, invite.role, True
+        person.language, person.enrolled_at, person.revoked_at = turn.language, turn.now, None
+        people.seal_responder(turn.keyring, person)
     log.info("event=responder_enrolled role=%s", invite.role)
     return [
         Say("enrolled", {"name": invite.display_name, "role": invite.role}),
@@ -442,7 +446,7 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
 
 
 async def create_invite(
-    session: AsyncSession,
+    session: Session,
     keyring: Keyring,
     role: str,
     display_name: str,
@@ -458,14 +462,14 @@ async def create_invite(
     if not name or len(name) > 64:
         raise ValueError("the display name must be 1 to 64 characters")
     code = new_receipt_code()
-    session.add(
-        Invite(
-            id=uuid.uuid4(),
-            code_lookup=keyring.blind_index("invite", code),
-            role=role,
-            display_name=name,
-            created_at=now,
-            expires_at=now + valid_for,
-        )
+    invite = Invite(
+        id=uuid.uuid4(),
+        code_lookup=keyring.invite_lookup(code),
+        role=role,
+        display_name=name,
+        created_at=now,
+        expires_at=now + valid_for,
     )
+    people.seal_invite(keyring, invite)
+    session.add(invite)
     return code

@@ -10,17 +10,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.crypto import Keyring
+from bot.crypto import DraftKey, Keyring
 from bot.i18n import Language, pick_language
 from bot.intake.flow import Draft
-from bot.services import audit
-from bot.services.cases import CaseVault, responder_chat
-from bot.services.outbox import Notification, enqueue
+from bot.services import audit, outbox, people
+from bot.services.cases import CaseVault
+from bot.services.outbox import Notification
 from bot.services.protocol import Incoming, Say
-from bot.store import queries
 from bot.store.models import Case, Responder
+from bot.store.session import Session
 
 if TYPE_CHECKING:
     from bot.services.conversation import ConversationService
@@ -49,6 +47,8 @@ class ChatState:
     # A case this chat opened with its receipt code (unlinked reporters act through this).
     case_session: str | None = None
     code_failures: list[str] = field(default_factory=list)  # ISO times of wrong codes
+    # Cases sent from this chat that tell it of replies: the row is kept while one is open.
+    linked: list[str] = field(default_factory=list)
 
     def worth_keeping(self) -> bool:
         return bool(
@@ -57,30 +57,32 @@ class ChatState:
             or self.compose
             or self.case_session
             or self.code_failures
+            or self.linked
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The state without the draft, which is sealed apart under a key of its own."""
         return {
             "mode": self.mode.value,
-            "draft": self.draft.to_json() if self.draft else None,
             "first": self.first_message_id,
             "wipe": self.wipe_allowed,
             "compose": self.compose,
             "session": self.case_session,
             "failures": self.code_failures,
+            "linked": self.linked,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ChatState:
-        draft = data.get("draft")
+    def from_json(cls, data: dict[str, Any], draft: Draft | None = None) -> ChatState:
         return cls(
             mode=Mode(data.get("mode", Mode.IDLE)),
-            draft=Draft.from_json(draft) if draft else None,
+            draft=draft,
             first_message_id=data.get("first"),
             wipe_allowed=bool(data.get("wipe", False)),
             compose=data.get("compose"),
             case_session=data.get("session"),
             code_failures=list(data.get("failures", [])),
+            linked=list(data.get("linked", [])),
         )
 
 
@@ -96,10 +98,14 @@ class Turn:
     now: datetime
     responder: Responder | None = None
     notified: bool = False
-    opened_session: AsyncSession | None = None
+    opened_session: Session | None = None
+    # The key the current draft is sealed under; at submission it becomes the case's key.
+    draft_key: DraftKey | None = None
+    draft_sent: bool = False  # the draft's key became a case's key
+    shredded: bool = False  # something was destroyed: storage must not keep old copies
 
     @property
-    def session(self) -> AsyncSession:
+    def session(self) -> Session:
         """The update's session, opened when the turn first needs more than its chat row."""
         if self.opened_session is None:
             self.opened_session = self.service.sessions()
@@ -123,31 +129,48 @@ class Turn:
     def vault(self) -> CaseVault:
         return self.service.vault
 
-    def notify(self, chat_id: int, notification: Notification) -> None:
-        enqueue(self.session, self.keyring, chat_id, notification, self.now)
+    def notify_responder(
+        self,
+        person: Responder,
+        notification: Notification,
+        about: Case | None = None,
+        priority: int = 0,
+    ) -> None:
+        outbox.to_responder(
+            self.session,
+            self.keyring,
+            person,
+            notification,
+            self.now,
+            about=about,
+            priority=priority,
+        )
         self.notified = True
 
-    def responder_chat(self, responder: Responder) -> int:
-        return responder_chat(self.keyring, responder)
+    def notify_reporter(self, case: Case, notification: Notification) -> None:
+        outbox.to_reporter(self.session, self.keyring, case, notification, self.now)
+        self.notified = True
 
     async def notify_responders(
         self,
         notification_for: Callable[[str], Notification],
         only: Responder | None = None,
         excluded: frozenset[uuid.UUID] = frozenset(),
+        about: Case | None = None,
+        priority: int = 0,
     ) -> int:
         """Alert `only`, or every active responder the reporter did not exclude; if that
         leaves nobody, the admins (a report is never left without a reader)."""
         if only is not None and only.active:
-            people = [only]
+            recipients = [only]
         else:
-            everyone = await queries.responders(self.session)
-            people = [p for p in everyone if p.id not in excluded]
-            if not people:
-                people = [p for p in everyone if p.role == "admin"]
-        for person in people:
-            self.notify(self.responder_chat(person), notification_for(person.language))
-        return len(people)
+            everyone = await people.active_responders(self.session, self.keyring)
+            recipients = [p for p in everyone if p.id not in excluded]
+            if not recipients:
+                recipients = [p for p in everyone if p.role == "admin"]
+        for person in recipients:
+            self.notify_responder(person, notification_for(person.language), about, priority)
+        return len(recipients)
 
     async def audit(self, case: Case, action: str) -> None:
         actor = self.responder

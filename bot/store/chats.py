@@ -45,6 +45,8 @@ class ChatRow:
     version: int
     created_at: datetime
     updated_at: datetime
+    draft_key: bytes | None = None  # the draft's own key, wrapped
+    draft: bytes | None = None
 
 
 class StaleChat(Exception):
@@ -56,6 +58,8 @@ _UPDATE = (
     .where(chats.c.id == bindparam("b_id"), chats.c.version == bindparam("b_version"))
     .values(
         state=bindparam("state"),
+        draft_key=bindparam("draft_key"),
+        draft=bindparam("draft"),
         language=bindparam("language"),
         last_update_id=bindparam("last_update_id"),
         updated_at=bindparam("updated_at"),
@@ -195,6 +199,8 @@ def _changes(row: ChatRow, based_on: int) -> dict[str, Any]:
         "b_id": row.id,
         "b_version": based_on,
         "state": row.state,
+        "draft_key": row.draft_key,
+        "draft": row.draft,
         "language": row.language,
         "last_update_id": row.last_update_id,
         "updated_at": row.updated_at,

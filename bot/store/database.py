@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+import os
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,14 +22,45 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.upgrades import STEPS, KeysNeeded
+
+if TYPE_CHECKING:
+    from bot.crypto import Keyring
+
+log = logging.getLogger(__name__)
+# A checkpoint cannot finish while another connection (another process) reads the WAL.
+PURGE_ATTEMPTS = 20
+PURGE_PAUSE = 0.1
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for an in-memory database)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite creates it with
+    the umask's mode; SQLite gives its WAL and journal files the same mode."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An engine that never puts bound parameters (ciphertext, hashes) into error messages."""
     if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None and path.parent.is_dir():
+            _create_private_file(path)
         # One connection: SQLite has one writer at a time anyway, and queueing in the pool
         # (FIFO, asynchronous) is far cheaper than SQLite's sleeping busy handler.
         # No rollback on return to the pool: SQLAlchemy already ends every transaction it
@@ -69,6 +103,40 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def purge_freed_pages(engine: AsyncEngine) -> bool:
+    """After a shred: make sure no copy of what was deleted stays in the files. SQLite
+    overwrites deleted content in the database file (secure_delete), but older versions of
+    each page stay in the write-ahead log until a checkpoint copies the new ones back and
+    the log is truncated. PostgreSQL keeps dead tuples, WAL and backups that no application
+    can erase; there, shredded keys become unreadable when their KEK is retired.
+
+    Returns False if another process kept the log busy throughout (retry later)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    for _ in range(PURGE_ATTEMPTS):
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = result.one()[0]
+        if not busy:
+            return True
+        await asyncio.sleep(PURGE_PAUSE)
+    log.warning("event=wal_checkpoint_busy")
+    return False
+
+
+async def vacuum(engine: AsyncEngine) -> None:
+    """SQLite: rewrite the file, so that pages freed before secure_delete was on (by older
+    versions) hold nothing; then truncate the log."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute("VACUUM")
+    await purge_freed_pages(engine)
+
+
 def migrations_dir() -> Path:
     """The Alembic scripts: bot/migrations when installed, else the checkout's migrations/."""
     here = Path(__file__).resolve().parent.parent
@@ -85,30 +153,78 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply pending migrations (idempotent) on the engine's own connection."""
-    await _alembic(engine, command.upgrade, revision)
+async def migrate(
+    engine: AsyncEngine, revision: str = "head", keyring: Keyring | None = None
+) -> None:
+    """Apply pending migrations (idempotent) on the engine's own connection, one revision at
+    a time; after a revision that changed a sealed format, its keyed step converts the data
+    (bot.store.upgrades), which needs the keys: without them, KeysNeeded stops the
+    migration and nothing is changed (it all runs in one transaction: both PostgreSQL and
+    SQLite change schemas transactionally)."""
+    ran_keyed_step = False
+
+    def run(connection: Connection) -> None:
+        nonlocal ran_keyed_step
+        config = _config_on(engine, connection)
+        script = ScriptDirectory.from_config(config)
+        current = MigrationContext.configure(connection).get_current_revision()
+        path = [r.revision for r in reversed(list(script.iterate_revisions(revision, current)))]
+        for step in path:
+            command.upgrade(config, step)
+            for keyed in (k for k in STEPS if k.after_revision == step):
+                if _applied(connection, keyed.name):
+                    continue
+                if keyring is None:
+                    raise KeysNeeded(
+                        f"the database needs the keys to convert its data ({keyed.name}): "
+                        "run `confide migrate` where the key file (or CONFIDE_KEYS) is set"
+                    )
+                keyed.run(connection, keyring)
+                _record(connection, keyed.name)
+                ran_keyed_step = True
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+    if ran_keyed_step:
+        await vacuum(engine)
+
+
+def _config_on(engine: AsyncEngine, connection: Connection) -> Config:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _applied(connection: Connection, name: str) -> bool:
+    from bot.store.models import KeyedMigration
+
+    found = connection.execute(select(KeyedMigration.name).where(KeyedMigration.name == name))
+    return found.first() is not None
+
+
+def _record(connection: Connection, name: str) -> None:
+    from bot.store.models import KeyedMigration
+
+    connection.execute(insert(KeyedMigration).values(name=name, applied_at=datetime.now(UTC)))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    await _alembic(engine, command.downgrade, revision)
-
-
-async def _alembic(engine: AsyncEngine, verb: Callable[[Config, str], None], revision: str) -> None:
     def run(connection: Connection) -> None:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        config.attributes["connection"] = connection
-        verb(config, revision)
+        command.downgrade(_config_on(engine, connection), revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
 
 
 async def pending_migrations(engine: AsyncEngine) -> bool:
+    """True if the schema is behind the code, or a keyed step has not run yet."""
+
     def check(connection: Connection) -> bool:
         script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
         current = MigrationContext.configure(connection).get_current_heads()
-        return set(current) != set(script.get_heads())
+        if set(current) != set(script.get_heads()):
+            return True
+        return any(not _applied(connection, step.name) for step in STEPS)
 
     async with engine.connect() as connection:
         return await connection.run_sync(check)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -34,18 +36,41 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Precision(StrEnum):
+    """How finely a time is kept. Times finer than a row's purpose needs would link rows
+    across tables (a case's submission to the chat that sent it): chats keep hours; cases,
+    their threads and the audit log keep minutes, what deadlines need; queues keep all."""
+
+    EXACT = "exact"
+    MINUTE = "minute"
+    HOUR = "hour"
+
+
+def floor_time(moment: datetime, precision: Precision) -> datetime:
+    if precision is Precision.MINUTE:
+        return moment.replace(second=0, microsecond=0)
+    if precision is Precision.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment
+
+
 class Timestamp(TypeDecorator[datetime]):
-    """Always timezone-aware UTC, also on SQLite, which forgets the zone."""
+    """Always timezone-aware UTC, also on SQLite, which forgets the zone; stored no finer
+    than its precision."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def __init__(self, precision: Precision = Precision.EXACT) -> None:
+        super().__init__()
+        self.precision = precision
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: pass an aware UTC time")
-        return value.astimezone(UTC)
+        return floor_time(value.astimezone(UTC), self.precision)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -53,14 +78,20 @@ class Timestamp(TypeDecorator[datetime]):
         return value
 
 
+MINUTE = Precision.MINUTE
+HOUR = Precision.HOUR
+
+
 class Chat(Base):
     """One private chat with the bot: its preferences and its encrypted conversation state.
 
     `lookup` is a keyed hash of the Telegram chat id, so the row can be found on each update
-    without the chat id ever being stored in the clear. `last_update_id` de-duplicates
-    Telegram's updates (a redelivery, or one that reached two replicas) in the same row write
-    as their effect; `version` makes two concurrent writers of one chat detect each other
-    (the rows are read and written by bot.store.chats)."""
+    without the chat id ever being stored in the clear. A report being written lives apart,
+    under a key of its own (`draft_key`, `draft`) that becomes the case's key at submission.
+    `last_update_id` de-duplicates Telegram's updates (a redelivery, or one that reached two
+    replicas) in the same row write as their effect; `version` makes two concurrent writers
+    of one chat detect each other (the rows are read and written by bot.store.chats). Times
+    are kept to the hour."""
 
     __tablename__ = "chats"
 
@@ -69,15 +100,19 @@ class Chat(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    draft_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    draft: Mapped[bytes | None] = mapped_column(LargeBinary)
     last_update_id: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(Timestamp())
-    updated_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(HOUR))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(HOUR), index=True)
 
 
 class Responder(Base):
     """HR / ethics staff (and admins). `lookup` finds them by chat; `chat` is their Telegram
-    chat id, sealed, so alerts can reach them."""
+    chat id, sealed, so alerts can reach them. `mac` authenticates every field that grants
+    power (bot.crypto's responder_mac): a row forged or edited without the keys grants
+    nothing."""
 
     __tablename__ = "responders"
 
@@ -89,12 +124,14 @@ class Responder(Base):
     role: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean, index=True)
-    enrolled_at: Mapped[datetime] = mapped_column(Timestamp())
-    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    enrolled_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class Invite(Base):
-    """A one-time enrolment code, known only by its keyed hash."""
+    """A one-time enrolment code, known only by its keyed hash; `mac` authenticates its
+    role, name and validity."""
 
     __tablename__ = "invites"
 
@@ -102,14 +139,16 @@ class Invite(Base):
     code_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(Timestamp())
-    expires_at: Mapped[datetime] = mapped_column(Timestamp())
-    used_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class Case(Base):
-    """A submitted report. `reporter_lookup`/`reporter` are set only if the reporter chose
-    to be notified in their chat; otherwise nothing links the case to a chat."""
+    """A submitted report. `reporter` is sealed always; it holds the reporter's chat only if
+    they chose to be notified in it (then `reporter_lookup` lists the case for that chat);
+    otherwise nothing links the case to a chat. Times are kept to the minute."""
 
     __tablename__ = "cases"
 
@@ -125,23 +164,23 @@ class Case(Base):
     claimed_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("responders.id", ondelete="SET NULL")
     )
-    claimed_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    first_reply_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    claimed_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    first_reply_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
     # Responders the reporter excluded (conflict of interest), sealed: who was excluded is
     # itself a hint at who is involved.
     excluded: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The service-level clock: when the next reminder / escalation / urgent repeat is due.
     # A timer is cleared in the same transaction that fires it, so it fires once.
-    claim_remind_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    claim_due_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    reply_remind_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    reply_due_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    urgent_repeat_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    next_timer_at: Mapped[datetime | None] = mapped_column(Timestamp(), index=True)
-    paused_at: Mapped[datetime | None] = mapped_column(Timestamp())  # waiting on the reporter
-    escalated_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    submitted_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp())
+    claim_remind_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    claim_due_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    reply_remind_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    reply_due_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    urgent_repeat_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    next_timer_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE), index=True)
+    paused_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))  # waiting on the reporter
+    escalated_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    submitted_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE), index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
 
 
 class CaseMessage(Base):
@@ -158,8 +197,8 @@ class CaseMessage(Base):
         Uuid, ForeignKey("responders.id", ondelete="SET NULL")
     )
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(Timestamp())
-    read_at: Mapped[datetime | None] = mapped_column(Timestamp())  # by the other side
+    created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+    read_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))  # by the other side
 
 
 class CaseNote(Base):
@@ -175,34 +214,86 @@ class CaseNote(Base):
         Uuid, ForeignKey("responders.id", ondelete="SET NULL")
     )
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
 
 
 class OutboxMessage(Base):
-    """A message that must reach a person, written in the same transaction as its cause and
-    sent by the background sender. Recipient and content are sealed like everything else."""
+    """A message that must reach a person, written in the same transaction as its cause,
+    sent by the background sender, and deleted once delivered.
+
+    It has no key of its own: a message for a reporter is sealed under its case's key and
+    goes to the chat sealed in the case, so shredding the case destroys it (and it is then
+    dropped, never sent); a message for a responder is sealed under the responder's key and
+    goes to the chat sealed in their row. `case_id` on a responder's message names the case
+    it is about: shredding that case drops it too."""
 
     __tablename__ = "outbox"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    recipient: Mapped[bytes] = mapped_column(LargeBinary)
+    audience: Mapped[str] = mapped_column(String(16))  # "responder" or "reporter"
+    responder_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("responders.id", ondelete="CASCADE")
+    )
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(Timestamp())
+    priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
     due_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    sent_at: Mapped[datetime | None] = mapped_column(Timestamp(), index=True)
-    failed_at: Mapped[datetime | None] = mapped_column(Timestamp())
     last_error: Mapped[str | None] = mapped_column(String(64))
 
 
 class KeyCheck(Base):
-    """Sealed canaries that prove at start-up the configured keys are the database's keys."""
+    """Sealed canaries that prove at start-up the configured keys are the database's keys.
+
+    A KEK's `state` says what the running processes may do with it: "pending" (added by a
+    rotation; every process must load it before it is used), "rotating" (new data keys are
+    wrapped under it while the rotation re-wraps the old ones), "current" (the same, once
+    that is done), "old" (still unwraps keys that were not re-wrapped). A retired KEK's row
+    is deleted with the key."""
 
     __tablename__ = "key_checks"
 
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str | None] = mapped_column(String(16))
+
+
+class Replica(Base):
+    """A running bot process, and the KEKs it holds: a rotation waits until every live
+    process holds the new KEK before anything is wrapped under it."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kek_ids: Mapped[str] = mapped_column(String(200))
+    wraps_under: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(Timestamp())
+
+
+class ExpiringMessage(Base):
+    """A message showing case content in a responder's Telegram chat, to be deleted from it
+    at `delete_at` (Telegram lets a bot delete its messages for 48 hours)."""
+
+    __tablename__ = "expiring_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    responder_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("responders.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    delete_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+
+
+class KeyedMigration(Base):
+    """A data migration that needed the keys (a change of a sealed format), once applied."""
+
+    __tablename__ = "keyed_migrations"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
 
 
 class AuditEntry(Base):
@@ -214,7 +305,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(Timestamp())
+    at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
     case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     actor: Mapped[str] = mapped_column(String(40))  # a responder id, "reporter" or "system"
     role: Mapped[str] = mapped_column(String(16))  # responder, admin, reporter, system
@@ -223,8 +314,12 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
+    """The newest link and the number of entries, authenticated by `mac` (bot.crypto's
+    audit_head_mac), so a log cut at its end cannot be passed off as whole."""
+
     __tablename__ = "audit_head"
 
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     link: Mapped[bytes] = mapped_column(LargeBinary(32))
+    mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))

@@ -3,32 +3,62 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Case, CaseMessage, CaseNote, Chat, Invite, KeyCheck, Responder
-
-
-async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
-    return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
+from bot.store.models import (
+    Case,
+    CaseMessage,
+    CaseNote,
+    Chat,
+    ExpiringMessage,
+    Invite,
+    KeyCheck,
+    OutboxMessage,
+    Responder,
+)
 
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-async def forget_stale_drafts(session: AsyncSession, older_than: datetime) -> int:
-    """Drop conversation state (drafts) untouched since `older_than`; keeps the language.
-    The version moves on, so a writer holding the old row finds out (bot.store.chats)."""
+# ---- chats ----------------------------------------------------------------------------------
+
+
+async def idle_chats(session: AsyncSession, older_than: datetime, limit: int) -> list[Chat]:
+    """Chats untouched since `older_than`: their drafts have expired, and the rows
+    themselves go unless they still hold something (bot.services.conversation decides)."""
+    query = select(Chat).where(Chat.updated_at < older_than).order_by(Chat.updated_at).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def forget_draft(session: AsyncSession, chat: Chat) -> bool:
+    """Drop a chat's draft (key and content) if the row did not change since it was read;
+    the version moves on, so a writer holding the old row finds out (bot.store.chats)."""
     result = await session.execute(
         update(Chat)
-        .where(Chat.state.is_not(None), Chat.updated_at < older_than)
-        .values(state=None, version=Chat.version + 1)
+        .where(Chat.id == chat.id, Chat.version == chat.version)
+        .values(draft_key=None, draft=None, version=Chat.version + 1)
+        .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _rowcount(result) == 1
+
+
+async def delete_chat(session: AsyncSession, chat: Chat) -> bool:
+    """Delete an idle chat's row if it did not change since it was read."""
+    result = await session.execute(
+        delete(Chat)
+        .where(Chat.id == chat.id, Chat.version == chat.version)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+# ---- keys -----------------------------------------------------------------------------------
 
 
 async def key_checks(session: AsyncSession) -> dict[str, bytes]:
@@ -36,12 +66,34 @@ async def key_checks(session: AsyncSession) -> dict[str, bytes]:
     return {row.name: row.value for row in rows}
 
 
-async def add_key_check(session: AsyncSession, name: str, value: bytes) -> None:
-    session.add(KeyCheck(name=name, value=value))
+async def add_key_check(
+    session: AsyncSession, name: str, value: bytes, state: str | None = None
+) -> None:
+    session.add(KeyCheck(name=name, value=value, state=state))
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+
+async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
+    return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
 
 
 async def case_by_short_id(session: AsyncSession, short_id: str) -> Case | None:
     return (await session.scalars(select(Case).where(Case.short_id == short_id))).one_or_none()
+
+
+async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    return await session.get(Case, case_id)
+
+
+async def statuses_of(session: AsyncSession, short_ids: Sequence[str]) -> dict[str, str]:
+    if not short_ids:
+        return {}
+    rows = await session.execute(
+        select(Case.short_id, Case.status).where(Case.short_id.in_(list(short_ids)))
+    )
+    return {short_id: status for short_id, status in rows.tuples()}
 
 
 async def open_cases(
@@ -58,9 +110,50 @@ async def cases_linked_to(session: AsyncSession, reporter_lookup: bytes) -> list
     return list(await session.scalars(query))
 
 
+async def thread_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMessage]:
+    query = (
+        select(CaseMessage)
+        .where(CaseMessage.case_id == case_id)
+        .order_by(CaseMessage.created_at, CaseMessage.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def unread_by_reporter(session: AsyncSession, case_id: uuid.UUID) -> int:
+    query = select(func.count()).where(
+        CaseMessage.case_id == case_id,
+        CaseMessage.author == "responder",
+        CaseMessage.read_at.is_(None),
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def notes_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseNote]:
+    query = (
+        select(CaseNote)
+        .where(CaseNote.case_id == case_id)
+        .order_by(CaseNote.created_at, CaseNote.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def delete_case_content(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """Everything sealed under a case's key, apart from the case row's own fields."""
+    await session.execute(delete(CaseMessage).where(CaseMessage.case_id == case_id))
+    await session.execute(delete(CaseNote).where(CaseNote.case_id == case_id))
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.case_id == case_id))
+
+
+# ---- responders and invites -------------------------------------------------------------------
+
+
 async def responder_by_lookup(session: AsyncSession, lookup: bytes) -> Responder | None:
     query = select(Responder).where(Responder.lookup == lookup)
     return (await session.scalars(query)).one_or_none()
+
+
+async def responder_by_id(session: AsyncSession, responder_id: uuid.UUID) -> Responder | None:
+    return await session.get(Responder, responder_id)
 
 
 async def responders(session: AsyncSession, active_only: bool = True) -> list[Responder]:
@@ -74,18 +167,35 @@ async def invite_by_lookup(session: AsyncSession, lookup: bytes) -> Invite | Non
     return (await session.scalars(select(Invite).where(Invite.code_lookup == lookup))).one_or_none()
 
 
-async def thread_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMessage]:
-    query = (
-        select(CaseMessage).where(CaseMessage.case_id == case_id).order_by(CaseMessage.created_at)
+# ---- messages to delete from responders' chats ------------------------------------------------
+
+
+async def add_expiring_messages(
+    session: AsyncSession, responder_id: uuid.UUID, message_ids: Iterable[int], at: datetime
+) -> None:
+    session.add_all(
+        ExpiringMessage(id=uuid.uuid4(), responder_id=responder_id, message_id=m, delete_at=at)
+        for m in message_ids
     )
+
+
+async def expiring_messages_due(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[ExpiringMessage]:
+    query = (
+        select(ExpiringMessage)
+        .where(ExpiringMessage.delete_at <= now)
+        .order_by(ExpiringMessage.delete_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
     return list(await session.scalars(query))
 
 
-async def notes_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseNote]:
-    query = select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at)
-    return list(await session.scalars(query))
+async def forget_expiring_messages(session: AsyncSession, ids: Iterable[uuid.UUID]) -> None:
+    await session.execute(delete(ExpiringMessage).where(ExpiringMessage.id.in_(list(ids))))
 
 
-async def delete_case_content(session: AsyncSession, case_id: uuid.UUID) -> None:
-    await session.execute(delete(CaseMessage).where(CaseMessage.case_id == case_id))
-    await session.execute(delete(CaseNote).where(CaseNote.case_id == case_id))
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

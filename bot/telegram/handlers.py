@@ -112,18 +112,36 @@ class UpdateHandler:
     async def deliver(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, messages: list[Outgoing]
     ) -> None:
+        confidential: list[int] = []
         for item in messages:
-            await _with_retries(lambda item=item: self._send_one(context, chat_id, item))
+            await _with_retries(
+                lambda item=item: self._send_one(context, chat_id, item, confidential)
+            )
+        if confidential:
+            try:
+                await self.service.case_views.shown(chat_id, confidential)
+            except Exception as error:  # the view was shown; only its later deletion is lost
+                log.error("event=case_view_not_recorded error=%s", type(error).__name__)
 
     async def _send_one(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, item: Outgoing
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        item: Outgoing,
+        confidential: list[int],
     ) -> None:
         bot = context.bot
         match item:
-            case Send(text, keyboard):
-                await bot.send_message(
-                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            case Send(text, keyboard, secret):
+                sent = await bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard,
+                    protect_content=secret or None,
                 )
+                if secret:
+                    confidential.append(sent.message_id)
             case EditKeyboard(message_id, keyboard):
                 try:
                     await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=keyboard)

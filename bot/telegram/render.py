@@ -59,6 +59,9 @@ MESSAGE_BUDGET = 3800
 class Send:
     text: str  # HTML
     keyboard: InlineKeyboardMarkup | None = None
+    # Case content for a responder: cannot be forwarded or saved, and is deleted from the
+    # chat after a while (bot.services.case_views).
+    confidential: bool = False
 
 
 @dataclass(frozen=True)
@@ -374,8 +377,8 @@ class _Page:
         ]
         for start in range(0, len(states), 2):
             actions.append(states[start : start + 2])
-        out: list[Outgoing] = [Send(m) for m in messages[:-1]]
-        out.append(Send(messages[-1], InlineKeyboardMarkup(actions)))
+        out: list[Outgoing] = [Send(m, confidential=True) for m in messages[:-1]]
+        out.append(Send(messages[-1], InlineKeyboardMarkup(actions), confidential=True))
         return out
 
     # -- the intake flow -------------------------------------------------------------------

@@ -88,11 +88,11 @@ class OutboxSender:
             log.warning(
                 "event=outbox_undeliverable id=%s error=%s", delivery.id, type(error).__name__
             )
-            await self.outbox.give_up(delivery, self.clock(), type(error).__name__)
+            await self.outbox.give_up(delivery, type(error).__name__)
         except TelegramError as error:  # network trouble, 5xx, timeouts
             await self._retry(delivery, type(error).__name__, None)
         else:
-            await self.outbox.mark_sent(delivery, self.clock())
+            await self.outbox.delivered(delivery)
             log.info("event=outbox_sent id=%s attempts=%d", delivery.id, delivery.attempts)
 
     async def _retry(self, delivery: Delivery, error: str, retry_after: float | None) -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from emulator import BotApiEmulator, BotMessage, UserClient
 from harness import InProcessBot
+from sealed import case_answers
+from sealed import chat_state as open_chat_state
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.crypto import DataKey, FieldRef, Keyring
+from bot.crypto import Keyring
 from bot.store.models import Case, Chat
 
 RECEIPT = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
@@ -96,18 +98,17 @@ async def test_full_report_from_start_to_receipt(
     async with engine.connect() as connection:
         case = (await connection.execute(select(Case))).one()
         assert case.status == "new" and case.urgent is False
-        assert case.receipt_lookup == keyring.blind_index("receipt", code.group())
-        key = keyring.unwrap(case.wrapped_key, f"cases:{case.id}")
-        stored = key.open_json(case.answers, FieldRef("cases", str(case.id), "answers"))
+        assert case.receipt_lookup == keyring.receipt_lookup(code.group())
+        stored = case_answers(keyring, case)
         assert stored["answers"]["account"] == "He cornered me after the meeting."
         assert stored["answers"]["involved_role"] == ["manager"]
         # The draft is gone once sent.
         chat_state = (await connection.execute(select(Chat.state))).scalar_one()
         assert chat_state is not None  # only the right to wipe remains
         chat = (await connection.execute(select(Chat))).one()
-        chat_key = keyring.unwrap(chat.wrapped_key, f"chats:{chat.id}")
-        state = chat_key.open_json(chat.state, FieldRef("chats", str(chat.id), "state"))
-        assert state["draft"] is None and state["wipe"] is True
+        state = open_chat_state(keyring, chat)
+        # The draft lives apart, under its own key; once sent, neither is left in the chat.
+        assert chat.draft is None and chat.draft_key is None and state["wipe"] is True
 
     # Check the case with the receipt code, from the menu.
     await alice.send("/start")
@@ -281,9 +282,8 @@ async def test_many_reporters_at_once_get_separate_reports(
         assert (await connection.execute(select(func.count()).select_from(Case))).scalar() == 50
         accounts = set()
         for case in (await connection.execute(select(Case))).all():
-            key: DataKey = keyring.unwrap(case.wrapped_key, f"cases:{case.id}")
-            answers = key.open_json(case.answers, FieldRef("cases", str(case.id), "answers"))
+            answers = case_answers(keyring, case)
             accounts.add(answers["answers"]["account"])
             lookup = case.receipt_lookup
-            assert lookup in {keyring.blind_index("receipt", c) for c in codes}
+            assert lookup in {keyring.receipt_lookup(c) for c in codes}
     assert accounts == {f"Account number {i} of fifty" for i in range(50)}

@@ -16,7 +16,8 @@ from telegram import Bot
 from bot.crypto import Keyring
 from bot.i18n import catalogue
 from bot.intake.questionnaire import load_questionnaire
-from bot.services.outbox import Notification, Outbox, enqueue
+from bot.services import people
+from bot.services.outbox import Notification, Outbox, to_responder
 from bot.store.database import migrate, session_factory
 from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
@@ -29,14 +30,23 @@ def received(user: UserClient, pattern: str) -> list[str]:
 
 
 async def queue(engine: AsyncEngine, keyring: Keyring, users: list[UserClient], tag: str) -> None:
+    """A new-case alert for each user, enrolled as a responder if they were not yet."""
+    now = datetime.now(UTC)
     async with session_factory(engine).begin() as session:
         for n, user in enumerate(users):
-            enqueue(
+            person = await people.enrolled(session, keyring, user.chat_id)
+            if person is None:
+                person = people.new_responder(
+                    keyring, user.chat_id, f"R{n}", "responder", "en", now
+                )
+                session.add(person)
+                await session.flush()
+            to_responder(
                 session,
                 keyring,
-                user.chat_id,
+                person,
                 Notification("alert_new_case", "en", {"case": f"C-{tag}{n}"}),
-                datetime.now(UTC),
+                now,
             )
 
 
@@ -59,7 +69,7 @@ async def run_sender_until(sender: OutboxSender, done: Callable[[], bool], withi
 async def test_every_message_is_delivered_once_through_500s_429s_and_dropped_connections(
     emulator: BotApiEmulator, engine: AsyncEngine, keyring: Keyring
 ) -> None:
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     users = [emulator.new_user(first_name=f"R{i}", started=True) for i in range(6)]
     await queue(engine, keyring, users, "A")
     emulator.fail("sendMessage", status=500, times=3)

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from harness import REPO
+from sealed import pending_outbox
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.sla import ServiceLevels
-from bot.crypto import FieldRef, Keyring
+from bot.crypto import Keyring
 from bot.intake.flow import Action, ActionName, Intake, Review, Toggle
 from bot.intake.questionnaire import load_questionnaire
 from bot.services import audit
@@ -39,7 +40,7 @@ from bot.services.protocol import (
 )
 from bot.services.responder import create_invite
 from bot.store.database import migrate, session_factory
-from bot.store.models import AuditEntry, Case, OutboxMessage
+from bot.store.models import AuditEntry, Case
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 REPORTER, ANN, BEN, ADA = 1001, 2001, 2002, 2003
@@ -56,7 +57,7 @@ class Clock:
 
 @pytest.fixture
 async def world(engine: AsyncEngine, keyring: Keyring) -> tuple[ConversationService, Clock]:
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     clock = Clock()
     service = ConversationService(
         session_factory(engine), keyring, Intake(load_questionnaire()), clock=clock
@@ -118,17 +119,7 @@ async def file_report(
 
 async def outbox(engine: AsyncEngine, keyring: Keyring) -> list[tuple[int, str]]:
     """Every queued notification as (recipient chat, catalogue key), oldest first."""
-    async with engine.connect() as connection:
-        rows = (
-            await connection.execute(select(OutboxMessage).order_by(OutboxMessage.created_at))
-        ).all()
-    result = []
-    for row in rows:
-        key = keyring.unwrap(row.wrapped_key, f"outbox:{row.id}")
-        chat = int(key.open_text(row.recipient, FieldRef("outbox", str(row.id), "recipient")))
-        payload = key.open_json(row.payload, FieldRef("outbox", str(row.id), "payload"))
-        result.append((chat, payload["key"]))
-    return result
+    return await pending_outbox(engine, keyring)
 
 
 async def keys_after(engine: AsyncEngine, keyring: Keyring, before: int) -> list[tuple[int, str]]:

@@ -38,7 +38,7 @@ class Clock:
 
 @pytest.fixture
 async def service(engine: AsyncEngine, keyring: Keyring) -> ConversationService:
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     return ConversationService(
         session_factory(engine), keyring, Intake(load_questionnaire()), clock=Clock()
     )
@@ -71,14 +71,15 @@ async def test_stale_drafts_are_deleted_after_the_configured_age(
     assert views == (ShowMenu(resume=True),)
 
     clock.now += timedelta(hours=71)
-    assert await service.forget_stale_drafts(timedelta(hours=72)) == 0
+    assert await service.prune_chats(timedelta(hours=72)) == 0
     views = await send(service, Command("start"))  # activity: the clock starts again
     assert views == (ShowMenu(resume=True),)
 
     clock.now += timedelta(hours=73)
-    assert await service.forget_stale_drafts(timedelta(hours=72)) == 1
+    assert await service.prune_chats(timedelta(hours=72)) == 1
     async with engine.connect() as connection:
-        assert (await connection.execute(select(Chat.state))).scalar_one() is None
+        # An idle chat keeps nothing, not even its row (a chat's fingerprint goes with it).
+        assert (await connection.execute(select(Chat))).all() == []
     assert await send(service, Command("start")) == (ShowMenu(resume=False),)
 
 
@@ -136,6 +137,6 @@ async def test_a_draft_pruned_elsewhere_does_not_come_back_from_a_cache(
     )
     await send(service, MenuButton(Menu.REPORT), chat_id=9)
     clock.now += timedelta(hours=73)
-    assert await pruner.forget_stale_drafts(timedelta(hours=72)) == 1
+    assert await pruner.prune_chats(timedelta(hours=72)) == 1
     (view,) = await send(service, Command("start"), chat_id=9)
     assert view == ShowMenu(resume=False)

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_
 
 from bot.crypto import KeyConfigError, Keyring
-from bot.runtime import check_keys
+from bot.services.keys import check_keys
 from bot.store.database import create_engine, migrate, session_factory
 
 
 async def test_keys_are_recorded_then_verified(engine: AsyncEngine, keyring: Keyring) -> None:
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     sessions = session_factory(engine)
     await check_keys(sessions, keyring)
     await check_keys(sessions, keyring)  # the same keys again: fine
@@ -30,7 +30,7 @@ async def test_keys_are_recorded_then_verified(engine: AsyncEngine, keyring: Key
 
 
 async def test_wrong_index_key_is_refused(engine: AsyncEngine, keyring: Keyring) -> None:
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     sessions = session_factory(engine)
     await check_keys(sessions, keyring)
     text = keyring.dump()
@@ -46,7 +46,7 @@ async def test_two_processes_starting_together_on_a_new_database_both_start(
     """Both read "no key checks yet" and both store them: the one that writes second checks
     its keys against the first one's instead of failing. The race is forced: the first
     process starts and finishes just as the second is about to write."""
-    await migrate(engine)
+    await migrate(engine, keyring=keyring)
     second = create_engine(database_url)
     first_ran = False
 

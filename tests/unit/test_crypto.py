@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
 
-from bot.crypto import CryptoError, DataKey, DecryptionError, FieldRef, KeyConfigError, Keyring
+from bot.crypto import CryptoError, DecryptionError, KeyConfigError, KeyOwner, Keyring
+from bot.crypto._aead import DataKey, FieldRef
 
 REF = FieldRef("cases", "0b7c3f6e-1", "narrative")
 K1 = bytes(range(32))
@@ -64,11 +66,12 @@ def test_same_plaintext_seals_differently() -> None:
 
 
 def test_field_blob_layout() -> None:
+    """Version 2: the plaintext is padded to its size bucket (64 bytes at least)."""
     key = DataKey.generate()
     sealed = key.seal(b"hello", REF)
-    assert sealed[0] == 1
+    assert sealed[0] == 2
     assert int.from_bytes(sealed[1:5], "big") == 0
-    assert len(sealed) == 1 + 4 + 12 + len(b"hello") + 16
+    assert len(sealed) == 1 + 4 + 12 + 64 + 16
 
 
 @pytest.mark.parametrize(
@@ -185,6 +188,7 @@ def test_wrapped_key_moved_to_other_owner_fails(keyring: Keyring) -> None:
 
 def test_unwrap_without_the_kek_names_it(keyring: Keyring) -> None:
     rotated = keyring.with_new_kek()
+    rotated.use_kek(2)
     wrapped = rotated.wrap(DataKey.generate(), OWNER)
     with pytest.raises(DecryptionError, match=r"key kek\.2 is not in the key file"):
         keyring.unwrap(wrapped, OWNER)
@@ -197,22 +201,25 @@ def test_unwrap_with_wrong_kek_same_id_fails(keyring: Keyring) -> None:
 
 
 def test_rotation_rewraps_without_touching_fields(keyring: Keyring) -> None:
-    key = DataKey.generate()
-    sealed = key.seal_text("before rotation", REF)
-    wrapped = keyring.wrap(key, OWNER)
+    case_id = uuid.uuid4()
+    key, wrapped = keyring.new_case_key(case_id)
+    sealed = key.seal_answers({"a": "before rotation"})
 
     rotated = keyring.with_new_kek()
     assert rotated.kek_ids == (1, 2)
+    # A new KEK is used only once every running process holds it (the database says when).
+    assert rotated.current_kek_id == 1
+    rotated.use_kek(2)
     assert rotated.current_kek_id == 2
     assert keyring.kek_ids == (1,)  # the original is untouched
-    assert rotated.unwrap(wrapped, OWNER).open_text(sealed, REF) == "before rotation"
+    assert rotated.case_key(case_id, wrapped).open_answers(sealed) == {"a": "before rotation"}
 
-    rewrapped = rotated.rewrap(wrapped, OWNER)
+    rewrapped = rotated.rewrap(KeyOwner.CASE, case_id, wrapped)
     assert Keyring.wrapped_kek_id(wrapped) == 1
     assert Keyring.wrapped_kek_id(rewrapped) == 2
-    assert rotated.unwrap(rewrapped, OWNER).open_text(sealed, REF) == "before rotation"
+    assert rotated.case_key(case_id, rewrapped).open_answers(sealed) == {"a": "before rotation"}
     with pytest.raises(DecryptionError, match=r"kek\.2"):
-        keyring.unwrap(rewrapped, OWNER)
+        keyring.case_key(case_id, rewrapped)
 
 
 def test_rotation_keeps_index_key(keyring: Keyring) -> None:

@@ -1,8 +1,7 @@
-"""`confide init | run | migrate` — the operator's commands."""
+"""The operator's everyday commands: init, run, migrate, invite, audit verify, tick."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -10,43 +9,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from bot import logs
 from bot.config import ConfigError, config_path, load_settings
-from bot.crypto import CryptoError, Keyring
-from bot.intake.questionnaire import QuestionnaireError
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="confide", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("init", help="write config.toml and a new key file (never overwrites)")
-    commands.add_parser("run", help="run the bot (long polling); the default")
-    commands.add_parser("migrate", help="apply pending database migrations")
-    invite = commands.add_parser("invite", help="print a one-time code to enrol a responder")
-    invite.add_argument("--role", choices=("responder", "admin"), default="responder")
-    invite.add_argument("--name", required=True, help="display name shown to colleagues")
-    audit = commands.add_parser("audit", help="check the audit log's hash chain")
-    audit.add_argument("action", choices=("verify",))
-    tick = commands.add_parser("tick", help="fire due reminders and escalations once, and exit")
-    tick.add_argument("--now", help="ISO time to act as now (for tests and drills)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "init":
-            return init()
-        if args.command == "migrate":
-            return asyncio.run(migrate_only())
-        if args.command == "invite":
-            return asyncio.run(invite_code(args.role, args.name))
-        if args.command == "audit":
-            return asyncio.run(verify_audit())
-        if args.command == "tick":
-            return asyncio.run(tick_once(args.now))
-        return run()
-    except (ConfigError, CryptoError, QuestionnaireError, ValueError) as error:
-        print(f"confide: {error}", file=sys.stderr)
-        return 2
+from bot.crypto import Keyring
+from bot.store.database import sqlite_path
+from bot.store.session import Engine as AsyncEngine
+from bot.store.session import Sessions
 
 
 def init() -> int:
@@ -60,10 +28,19 @@ def init() -> int:
     if key_file.exists():
         raise ConfigError(f"{key_file} already exists; not overwriting it.")
     Keyring.generate().write_new_file(key_file)
-    with open(target, "x", encoding="utf-8") as handle:
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(template)
-    print(f"Wrote {target} and {key_file} (mode 0600).")
+    print(f"Wrote {target} and {key_file} (both mode 0600).")
     print("Back up the key file apart from the database: without it no report can be read.")
+    database = sqlite_path(load_settings().database_url)
+    if database is not None and database.parent.resolve() == key_file.parent.resolve():
+        print(
+            f"Warning: the key file is in the same folder as the database ({database.parent}). "
+            "A copy of that folder (a backup, a stolen disk) holds both, and with both "
+            "every report can be read. Move the key file elsewhere (for example "
+            "/etc/confide/confide.keys, readable only by the bot's user) and set [keys] file."
+        )
     print("Next: TELEGRAM_BOT_TOKEN=... confide run")
     return 0
 
@@ -85,13 +62,17 @@ def run() -> int:
 
 
 async def migrate_only() -> int:
+    """Schema migrations, then the keyed steps that convert sealed data (these need the keys;
+    without any configured, only what needs no keys is done, and the message says so)."""
     settings = load_settings()
     logs.configure(settings.log_level)
+    from bot.runtime import load_keyring
     from bot.store.database import create_engine, migrate
 
+    keyring = load_keyring(settings) if settings.has_keys() else None
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await migrate(engine, keyring=keyring)
     finally:
         await engine.dispose()
     print("Database is up to date.")
@@ -105,7 +86,7 @@ async def invite_code(role: str, name: str) -> int:
 
     from bot.services.responder import create_invite
 
-    engine, sessions, keyring = await _open_database()
+    engine, sessions, keyring = await open_database()
     try:
         valid_for = timedelta(hours=settings.invite_hours)
         async with sessions.begin() as session:
@@ -118,16 +99,22 @@ async def invite_code(role: str, name: str) -> int:
     return 0
 
 
-async def _open_database() -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], Keyring]:
+async def open_database() -> tuple[AsyncEngine, Sessions, Keyring]:
+    """The database, checked against the keys, as the bot itself opens it."""
     settings = load_settings()
-    from bot.runtime import check_keys, load_keyring, prepare_database
+    from bot.runtime import load_keyring, prepare_database
+    from bot.services.keys import check_keys
     from bot.store.database import create_engine, session_factory
 
     keyring = load_keyring(settings)
     engine = create_engine(settings.database_url)
-    await prepare_database(settings, engine)
-    sessions = session_factory(engine)
-    await check_keys(sessions, keyring)
+    try:
+        await prepare_database(settings, engine, keyring)
+        sessions = session_factory(engine)
+        await check_keys(sessions, keyring)
+    except BaseException:
+        await engine.dispose()
+        raise
     return engine, sessions, keyring
 
 
@@ -136,7 +123,7 @@ async def verify_audit() -> int:
     logs.configure("WARNING")
     from bot.services.audit import verify
 
-    engine, sessions, keyring = await _open_database()
+    engine, sessions, keyring = await open_database()
     try:
         async with sessions.begin() as session:
             count, breaks = await verify(session, keyring)
@@ -159,7 +146,7 @@ async def tick_once(now_text: str | None) -> int:
     from bot.services.deadlines import DeadlineWatch
 
     now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
-    engine, sessions, keyring = await _open_database()
+    engine, sessions, keyring = await open_database()
     try:
         watch = DeadlineWatch(sessions, keyring, settings.levels, lambda: now)
         fired = await watch.scan()

@@ -1,0 +1,62 @@
+"""`confide`: the operator's commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot.config import ConfigError
+from bot.crypto import CryptoError
+from bot.intake.questionnaire import QuestionnaireError
+from bot.store.upgrades import KeysNeeded
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.cli import commands, keys
+
+    parser = argparse.ArgumentParser(prog="confide", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("init", help="write config.toml and a new key file (never overwrites)")
+    sub.add_parser("run", help="run the bot (long polling); the default")
+    sub.add_parser("migrate", help="apply pending database migrations")
+    invite = sub.add_parser("invite", help="print a one-time code to enrol a responder")
+    invite.add_argument("--role", choices=("responder", "admin"), default="responder")
+    invite.add_argument("--name", required=True, help="display name shown to colleagues")
+    audit = sub.add_parser("audit", help="check the audit log's hash chain")
+    audit.add_argument("action", choices=("verify",))
+    tick = sub.add_parser("tick", help="fire due reminders and escalations once, and exit")
+    tick.add_argument("--now", help="ISO time to act as now (for tests and drills)")
+    keys_parser = sub.add_parser("keys", help="rotate key-encryption keys, retire old ones")
+    keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser(
+        "rotate", help="add a new key-encryption key and re-wrap every data key under it"
+    )
+    rotate.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        help="seconds to wait for running bots to load the new key (default 120)",
+    )
+    retire = keys_sub.add_parser("retire", help="remove an old key-encryption key (kek.ID)")
+    retire.add_argument("kek_id", type=int, metavar="ID")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "init":
+            return commands.init()
+        if args.command == "migrate":
+            return asyncio.run(commands.migrate_only())
+        if args.command == "invite":
+            return asyncio.run(commands.invite_code(args.role, args.name))
+        if args.command == "audit":
+            return asyncio.run(commands.verify_audit())
+        if args.command == "tick":
+            return asyncio.run(commands.tick_once(args.now))
+        if args.command == "keys" and args.keys_command == "rotate":
+            return asyncio.run(keys.rotate(args.wait))
+        if args.command == "keys" and args.keys_command == "retire":
+            return asyncio.run(keys.retire(args.kek_id))
+        return commands.run()
+    except (ConfigError, CryptoError, QuestionnaireError, KeysNeeded, ValueError) as error:
+        print(f"confide: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,185 @@
+"""Keys as the database knows them: the check values and states of the KEKs, the running
+processes and the KEKs they hold, and every wrapped data key (for rotation and retirement)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.crypto import KeyOwner
+from bot.store.models import Case, Chat, KeyCheck, Replica, Responder
+
+INDEX = "index"
+PENDING, ROTATING, CURRENT, OLD = "pending", "rotating", "current", "old"
+IN_USE = (ROTATING, CURRENT)  # the KEK new data keys are wrapped under
+
+
+def kek_check_name(kek_id: int) -> str:
+    return f"kek.{kek_id}"
+
+
+@dataclass(frozen=True)
+class KekRecord:
+    kek_id: int
+    check: bytes
+    state: str
+
+
+async def index_check(session: AsyncSession) -> bytes | None:
+    row = await session.get(KeyCheck, INDEX)
+    return None if row is None else row.value
+
+
+async def keks(session: AsyncSession) -> list[KekRecord]:
+    rows = await session.scalars(select(KeyCheck).where(KeyCheck.name != INDEX))
+    return sorted(
+        (KekRecord(int(r.name.removeprefix("kek.")), r.value, r.state or OLD) for r in rows),
+        key=lambda r: r.kek_id,
+    )
+
+
+async def record_index_check(session: AsyncSession, value: bytes) -> None:
+    session.add(KeyCheck(name=INDEX, value=value))
+
+
+async def record_kek(session: AsyncSession, kek_id: int, check: bytes, state: str) -> None:
+    session.add(KeyCheck(name=kek_check_name(kek_id), value=check, state=state))
+
+
+async def set_kek_state(session: AsyncSession, kek_id: int, state: str) -> None:
+    """Make `kek_id` the one in `state`; a KEK in use hands over to it and becomes old."""
+    if state in IN_USE:
+        await session.execute(
+            update(KeyCheck)
+            .where(KeyCheck.name != INDEX, KeyCheck.state.in_(IN_USE))
+            .values(state=OLD)
+        )
+    await session.execute(
+        update(KeyCheck).where(KeyCheck.name == kek_check_name(kek_id)).values(state=state)
+    )
+
+
+async def forget_kek(session: AsyncSession, kek_id: int) -> None:
+    await session.execute(delete(KeyCheck).where(KeyCheck.name == kek_check_name(kek_id)))
+
+
+# ---- running processes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicaKeys:
+    """What a running process said of its keys at its last heartbeat."""
+
+    replica_id: uuid.UUID
+    held: frozenset[int]
+    wraps_under: int
+
+
+async def heartbeat(
+    session: AsyncSession,
+    replica_id: uuid.UUID,
+    kek_ids: Sequence[int],
+    wraps_under: int,
+    now: datetime,
+) -> None:
+    held = ",".join(str(i) for i in sorted(kek_ids))
+    values = {"kek_ids": held, "wraps_under": wraps_under, "seen_at": now}
+    result = await session.execute(update(Replica).where(Replica.id == replica_id).values(**values))
+    if not getattr(result, "rowcount", 0):
+        session.add(Replica(id=replica_id, **values))
+
+
+async def live_replicas(session: AsyncSession, seen_since: datetime) -> list[ReplicaKeys]:
+    rows = await session.scalars(select(Replica).where(Replica.seen_at >= seen_since))
+    return [
+        ReplicaKeys(r.id, frozenset(int(i) for i in r.kek_ids.split(",") if i), r.wraps_under)
+        for r in rows
+    ]
+
+
+async def forget_replica(session: AsyncSession, replica_id: uuid.UUID) -> None:
+    await session.execute(delete(Replica).where(Replica.id == replica_id))
+
+
+# ---- wrapped data keys ---------------------------------------------------------------------------
+
+# Where each kind of record keeps its wrapped key.
+_WRAPPED: dict[KeyOwner, Any] = {
+    KeyOwner.CHAT: Chat.wrapped_key,
+    KeyOwner.DRAFT: Chat.draft_key,
+    KeyOwner.CASE: Case.wrapped_key,
+    KeyOwner.RESPONDER: Responder.wrapped_key,
+}
+
+
+def _under(column: Any, kek_id: int) -> Any:
+    """Rows whose wrapped key names `kek_id` in its header (byte 2 to 5, see bot.crypto)."""
+    return func.substr(column, 2, 4) == kek_id.to_bytes(4, "big")
+
+
+async def count_wrapped(session: AsyncSession, kek_id: int | None = None) -> dict[KeyOwner, int]:
+    """How many wrapped keys there are of each kind (under `kek_id`, or in all)."""
+    counts = {}
+    for owner, column in _WRAPPED.items():
+        query = select(func.count()).select_from(column.class_).where(column.is_not(None))
+        if kek_id is not None:
+            query = query.where(_under(column, kek_id))
+        counts[owner] = int(await session.scalar(query) or 0)
+    return counts
+
+
+async def wrapped_not_under(
+    session: AsyncSession, owner: KeyOwner, kek_id: int, after: uuid.UUID | None, limit: int
+) -> list[Any]:
+    """The next batch of records (by id) whose key is not wrapped under `kek_id`, locked
+    against concurrent writers (PostgreSQL; SQLite has one writer)."""
+    column = _WRAPPED[owner]
+    model = column.class_
+    query = (
+        select(model)
+        .where(column.is_not(None), ~_under(column, kek_id))
+        .order_by(model.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(model.id > after)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(await session.scalars(query))
+
+
+async def replace_wrapped(
+    session: AsyncSession, owner: KeyOwner, record_id: uuid.UUID, old: bytes, new: bytes
+) -> bool:
+    """Swap a wrapped key if it is still the one read (nobody re-keyed or shredded it)."""
+    column = _WRAPPED[owner]
+    model = column.class_
+    values: dict[str, Any] = {column.key: new}
+    if owner in (KeyOwner.CHAT, KeyOwner.DRAFT):
+        values["version"] = model.version + 1  # cached copies of the row must be re-read
+    result = await session.execute(
+        update(model)
+        .where(model.id == record_id, column == old)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def rekey_chat(
+    session: AsyncSession, chat: Chat, wrapped: bytes, state: bytes | None
+) -> bool:
+    """Give a chat a new key (and its state sealed under it), if the row did not change."""
+    result = await session.execute(
+        update(Chat)
+        .where(Chat.id == chat.id, Chat.version == chat.version)
+        .values(wrapped_key=wrapped, state=state, version=Chat.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -1,0 +1,50 @@
+"""Deletes case content from responders' chats when its time is up (bot.services.case_views)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.services.case_views import CaseViews
+
+log = logging.getLogger(__name__)
+EVERY_SECONDS = 30.0
+
+
+class Janitor:
+    def __init__(self, views: CaseViews, bot: Bot, clock: Callable[[], datetime]) -> None:
+        self.views = views
+        self.bot = bot
+        self.clock = clock
+
+    async def sweep(self) -> int:
+        deleted = 0
+        for due in await self.views.due():
+            try:
+                await self.bot.delete_messages(due.chat_id, list(due.message_ids))
+            except (BadRequest, Forbidden) as error:
+                # Already deleted by the responder, or the chat is gone: nothing left to do.
+                log.info("event=case_view_delete_refused error=%s", type(error).__name__)
+            except TelegramError as error:  # Telegram unreachable: try again next sweep
+                log.warning("event=case_view_delete_failed error=%s", type(error).__name__)
+                continue
+            await self.views.deleted(due)
+            deleted += len(due.message_ids)
+        if deleted:
+            log.info("event=case_views_deleted count=%d", deleted)
+        return deleted
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception as error:  # keep sweeping; the next round catches up
+                log.error("event=janitor_failed error=%s", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), EVERY_SECONDS)
