@@ -15,6 +15,7 @@ from bot.cases.sla import ServiceLevels
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+EXCLUSION_MODES = ("list", "typed", "off")
 
 
 class ConfigError(Exception):
@@ -40,6 +41,7 @@ class Settings:
     deadline_scan_seconds: float = 30.0
     concurrent_updates: int = 16
     case_content_hours: float = 24.0
+    exclusion: str = "list"
 
     def has_keys(self) -> bool:
         return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
@@ -92,6 +94,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     key_material = env.get("CONFIDE_KEYS") or None
     key_file = resolve(env.get("CONFIDE_KEY_FILE") or keys.get("file", "confide.keys"))
+    exclusion = str(intake.get("exclusion", "list"))
+    if exclusion not in EXCLUSION_MODES:
+        raise ConfigError(
+            f"{path}: intake.exclusion must be one of {', '.join(EXCLUSION_MODES)}, "
+            f"not {exclusion!r}."
+        )
     language = str(intake.get("default_language", "en"))
     if language not in ("en", "zh"):
         raise ConfigError(f'{path}: intake.default_language must be "en" or "zh".')
@@ -141,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         outbox_retry_seconds=retry_seconds,
         invite_hours=invite_hours,
         case_content_hours=case_content_hours,
+        exclusion=exclusion,
         levels=levels,
         deadline_scan_seconds=scan_seconds,
     )

@@ -93,6 +93,7 @@ async def serve(
             clock=clock,
             levels=settings.levels,
             case_content_hours=settings.case_content_hours,
+            exclusion=settings.exclusion,
         )
         application = build_application(settings)
         assert token
@@ -114,7 +115,7 @@ async def serve(
                 timeout=settings.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
             )
-            janitor = Janitor(service.case_views, application.bot, clock)
+            janitor = Janitor(service.case_views, application.bot, settings.deadline_scan_seconds)
             background = [
                 asyncio.create_task(_prune_forever(service, settings)),
                 asyncio.create_task(sender.run(stop)),

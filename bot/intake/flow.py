@@ -8,6 +8,7 @@ Rendering the screens into words and buttons is the Telegram shell's job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
@@ -44,6 +45,8 @@ class Draft:
     # The conflict-of-interest question's choices (choice id, responder's name), fixed when
     # the report was started so the question cannot change under the reporter.
     exclusion: tuple[tuple[str, str], ...] = ()
+    # Or: the reporter types the names of people to exclude (no names are shown).
+    exclusion_typed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class Draft:
             "return_to": self.return_to.value,
             "rev": self.rev,
             "exclusion": [list(c) for c in self.exclusion],
+            "exclusion_typed": self.exclusion_typed,
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class Draft:
             return_to=Stage(data.get("return_to", Stage.QUESTION)),
             rev=int(data.get("rev", 0)),
             exclusion=tuple((str(a), str(b)) for a, b in data.get("exclusion", ())),
+            exclusion_typed=bool(data.get("exclusion_typed", False)),
         )
 
 
@@ -215,33 +220,39 @@ class Intake:
 
     def __init__(self, questionnaire: Questionnaire) -> None:
         self.questionnaire = questionnaire
-        self._variants: dict[tuple[tuple[str, str], ...], Intake] = {}
+        self._variants: dict[tuple[object, ...], Intake] = {}
 
-    def start(self, exclusion: tuple[tuple[str, str], ...] = ()) -> Step:
-        """A new draft; `exclusion` lists the responders the reporter may exclude."""
-        intake = self.for_exclusion(exclusion)
+    def start(self, exclusion: tuple[tuple[str, str], ...] = (), typed: bool = False) -> Step:
+        """A new draft; `exclusion` lists the responders the reporter may exclude, or
+        `typed` asks them to type the names instead (so that no name is shown)."""
+        draft = Draft(question="", exclusion=exclusion, exclusion_typed=typed)
+        intake = self.for_draft(draft)
         first = intake.applicable({})[0]
-        return intake._show(Draft(question=first.id, exclusion=exclusion))
+        return intake._show(replace(draft, question=first.id))
 
     def for_draft(self, draft: Draft) -> Intake:
-        return self.for_exclusion(draft.exclusion)
+        if draft.exclusion_typed:
+            return self._with_exclusion(("typed",), typed_exclusion_question)
+        if not draft.exclusion:
+            return self
+        return self._with_exclusion(draft.exclusion, lambda: exclusion_question(draft.exclusion))
 
     def for_exclusion(self, exclusion: tuple[tuple[str, str], ...]) -> Intake:
-        """This questionnaire, plus the conflict-of-interest question when there is anyone
-        to exclude (asked before how to be contacted)."""
-        if not exclusion:
-            return self
-        if exclusion not in self._variants:
-            question = exclusion_question(exclusion)
+        return self.for_draft(Draft(question="", exclusion=exclusion))
+
+    def _with_exclusion(self, key: tuple[object, ...], question: Callable[[], Question]) -> Intake:
+        """This questionnaire, plus the conflict-of-interest question (asked before how to be
+        contacted)."""
+        if key not in self._variants:
             questions = list(self.questionnaire.questions)
             at = (
                 self.questionnaire.index("contact")
                 if "contact" in self.questionnaire
                 else len(questions)
             )
-            questions.insert(at, question)
-            self._variants[exclusion] = Intake(Questionnaire(tuple(questions)))
-        return self._variants[exclusion]
+            questions.insert(at, question())
+            self._variants[key] = Intake(Questionnaire(tuple(questions)))
+        return self._variants[key]
 
     def show(self, draft: Draft) -> Step:
         """The current screen again, e.g. when the reporter comes back later."""
@@ -511,6 +522,9 @@ def _without(answers: dict[str, Answer], key: str) -> dict[str, Answer]:
 EXCLUSION_QUESTION = "exclude"
 
 
+TYPED_EXCLUSION_MAX = 300
+
+
 def exclusion_question(choices: tuple[tuple[str, str], ...]) -> Question:
     messages = catalogue().messages
     return Question(
@@ -521,6 +535,23 @@ def exclusion_question(choices: tuple[tuple[str, str], ...]) -> Question:
         required=False,
         choices=tuple(Choice(id=cid, label=Text(en=name, zh=name)) for cid, name in choices),
         max_length=None,
+        hint=None,
+        when=None,
+    )
+
+
+def typed_exclusion_question() -> Question:
+    """The same question without showing anyone's name: the reporter types names, which are
+    matched against the responders' (bot.intake.names) when the report is sent."""
+    messages = catalogue().messages
+    return Question(
+        id=EXCLUSION_QUESTION,
+        kind=Kind.TEXT,
+        text=Text(**messages["exclusion_question_typed"]),
+        short=Text(**messages["exclusion_short"]),
+        required=False,
+        choices=(),
+        max_length=TYPED_EXCLUSION_MAX,
         hint=None,
         when=None,
     )

@@ -3,15 +3,20 @@ with responders, internal notes — and destroying it all on withdrawal."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.crypto import CaseKey, DraftKey, Keyring, ReporterLink
+from bot.crypto import CaseKey, CryptoError, DraftKey, Keyring, ReporterLink
 from bot.services.protocol import ThreadItem
 from bot.store import queries
-from bot.store.models import Case, CaseMessage, CaseNote
+from bot.store.models import Case, CaseMessage, CaseNote, Responder
 from bot.store.session import Session
+
+log = logging.getLogger(__name__)
+_NOBODY = uuid.UUID(int=0)  # marks an exclusion list that could not be read
 
 
 class CaseDestroyed(Exception):
@@ -60,11 +65,21 @@ class CaseVault:
         link = self.reporter(case)
         return link is not None and link.chat_id == chat_id
 
-    def excluded(self, case: Case) -> frozenset[uuid.UUID]:
-        """Responders the reporter excluded from this case (conflict of interest)."""
+    def excluded(self, case: Case, staff: Iterable[Responder] = ()) -> frozenset[uuid.UUID]:
+        """Responders the reporter excluded from this case (conflict of interest). If the
+        list was tampered with (removed, swapped), nobody but the admins among `staff` may
+        read the case: a lifted exclusion must never let the wrong person in."""
         if case.wrapped_key is None:
             return frozenset()
-        return self.key(case).open_exclusions(case.excluded)
+        try:
+            return self.key(case).open_exclusions(case.excluded)
+        except CryptoError:
+            log.warning("event=tampering_detected what=case_exclusions case=%s", case.short_id)
+            return frozenset(p.id for p in staff if p.role != "admin") | {_NOBODY}
+
+    def hidden_from(self, case: Case, person: Responder) -> bool:
+        """Whether the reporter excluded `person` (tampering hides it from all but admins)."""
+        return person.id in self.excluded(case, (person,))
 
     async def add_message(
         self,

@@ -56,7 +56,9 @@ class ConversationService:
         on_notify: Callable[[], None] = lambda: None,
         levels: ServiceLevels | None = None,
         case_content_hours: float = 24,
+        exclusion: str = "list",
     ) -> None:
+        self.exclusion = exclusion  # how the conflict-of-interest question is asked
         self.levels = levels or ServiceLevels()
         self.sessions = sessions
         self.chats = ChatStore(sessions.kw["bind"])

@@ -110,8 +110,8 @@ class DeadlineWatch:
 
     async def _fire(self, session: Session, case: Case, what: Due, now: datetime) -> None:
         await audit.record(session, self.keyring, case.id, "system", "system", what.value, now)
-        excluded = self.vault.excluded(case)
         staff = await people.active_responders(session, self.keyring)
+        excluded = self.vault.excluded(case, staff)
         admins = [p for p in staff if p.role == "admin"]
         handlers = [p for p in staff if p.id not in excluded]
         buttons = (

@@ -9,8 +9,9 @@ import uuid
 from bot.cases.ids import new_receipt_code, new_short_id, normalize_receipt_code
 from bot.cases.lifecycle import State, can_withdraw
 from bot.cases.sla import timers_at_submission
-from bot.crypto import ReporterLink
+from bot.crypto import CryptoError, ReporterLink
 from bot.i18n import LANGUAGES
+from bot.intake import names
 from bot.intake.flow import (
     EXCLUSION_QUESTION,
     Action,
@@ -151,8 +152,11 @@ class ReporterTurn:
         if item is Menu.REPORT:
             if self.state.mode is not Mode.INTAKE or self.state.draft is None:
                 staff = await people.active_responders(self.turn.session, self.turn.keyring)
+                mode = self.turn.service.exclusion if staff else "off"
                 exclusion = tuple((_choice_id(p.id), p.display_name) for p in staff)
-                step = self.turn.service.intake.start(exclusion)
+                step = self.turn.service.intake.start(
+                    exclusion if mode == "list" else (), typed=mode == "typed"
+                )
                 keep = self.state
                 self.state = self.turn.state = ChatState(
                     mode=Mode.INTAKE,
@@ -243,6 +247,10 @@ class ReporterTurn:
         answers = dict(submitted.answers)
         chosen = answers.pop(EXCLUSION_QUESTION, [])
         staff = await people.active_responders(session, turn.keyring)
+        if isinstance(chosen, str):  # typed names
+            chosen = sorted(
+                names.matching(chosen, ((_choice_id(p.id), p.display_name) for p in staff))
+            )
         excluded = [p.id for p in staff if _choice_id(p.id) in chosen]
         link = ReporterLink(turn.incoming.chat_id, turn.language) if submitted.link else None
         if turn.draft_key is None:  # a draft written before drafts had keys of their own
@@ -329,12 +337,20 @@ class ReporterTurn:
         log.info("event=case_checked case=%s", case.short_id)
         return [await self._show_case(case)]
 
-    async def _show_case(self, case: Case) -> ShowCase:
+    async def _show_case(self, case: Case) -> ShowCase | Say:
         thread: tuple[ThreadItem, ...] = ()
         if case.wrapped_key is not None:
-            thread = await self.turn.vault.thread(
-                self.turn.session, case, mark_read_by="reporter", now=self.turn.now
-            )
+            try:
+                thread = await self.turn.vault.thread(
+                    self.turn.session, case, mark_read_by="reporter", now=self.turn.now
+                )
+            except CryptoError as error:
+                log.warning(
+                    "event=tampering_detected what=case_thread case=%s error=%s",
+                    case.short_id,
+                    type(error).__name__,
+                )
+                return Say("case_damaged", {"case": case.short_id})
         events = await audit.trail(self.turn.session, case.id)
         timeline = tuple((e.at, e.action, e.role) for e in events if e.action in TIMELINE_ACTIONS)
         return ShowCase(
@@ -402,7 +418,7 @@ class ReporterTurn:
                 (("btn_open", f"R|open|{case.short_id}"),),
             ),
             only=claimer,
-            excluded=turn.vault.excluded(case),
+            excluded=await turn.exclusions(case),
             about=case,
         )
         log.info("event=reporter_message case=%s", case.short_id)
@@ -429,7 +445,7 @@ class ReporterTurn:
     async def _withdraw(self, case: Case) -> list[View]:
         turn = self.turn
         claimer = await people.responder_by_id(turn.session, turn.keyring, case.claimed_by)
-        excluded = turn.vault.excluded(case)
+        excluded = await turn.exclusions(case)
         await turn.vault.destroy(turn.session, case)
         turn.shredded = True
         case.status = State.WITHDRAWN.value

@@ -20,7 +20,7 @@ from bot.cases.lifecycle import (
     parse_state,
 )
 from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_submission
-from bot.crypto import Keyring
+from bot.crypto import CryptoError, Keyring
 from bot.services import audit, people
 from bot.services.cases import CaseDestroyed
 from bot.services.deadlines import pause as pause_timers
@@ -137,7 +137,7 @@ class ResponderTurn:
         cases = [
             c
             for c in await queries.open_cases(session, [s.value for s in OPEN_STATES], mine)
-            if self.me.id not in self.turn.vault.excluded(c)
+            if not self.turn.vault.hidden_from(c, self.me)
         ]
         names = await self._names()
         pages = max(1, -(-len(cases) // PAGE_SIZE))
@@ -170,6 +170,13 @@ class ResponderTurn:
             notes = await vault.notes(session, case, names)
         except CaseDestroyed:
             return [Say("case_withdrawn_gone", {"case": case.short_id})]
+        except CryptoError as error:
+            log.warning(
+                "event=tampering_detected what=case_content case=%s error=%s",
+                case.short_id,
+                type(error).__name__,
+            )
+            return [Say("case_tampered", {"case": case.short_id})]
         await self.turn.audit(case, "open")
         log.info("event=case_opened case=%s", case.short_id)
         return [
@@ -379,7 +386,7 @@ class ResponderTurn:
     async def _case(self, text: str) -> Case | None:
         """The case, unless the reporter excluded me from it: then it does not exist for me."""
         case = await queries.case_by_short_id(self.turn.session, _short(text))
-        if case is None or self.me.id in self.turn.vault.excluded(case):
+        if case is None or self.turn.vault.hidden_from(case, self.me):
             return None
         return case
 

@@ -151,6 +151,10 @@ class Turn:
         outbox.to_reporter(self.session, self.keyring, case, notification, self.now)
         self.notified = True
 
+    async def exclusions(self, case: Case) -> frozenset[uuid.UUID]:
+        staff = await people.active_responders(self.session, self.keyring)
+        return self.vault.excluded(case, staff)
+
     async def notify_responders(
         self,
         notification_for: Callable[[str], Notification],

@@ -5,23 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
-
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.services.case_views import CaseViews
 
 log = logging.getLogger(__name__)
-EVERY_SECONDS = 30.0
 
 
 class Janitor:
-    def __init__(self, views: CaseViews, bot: Bot, clock: Callable[[], datetime]) -> None:
+    def __init__(self, views: CaseViews, bot: Bot, every_seconds: float) -> None:
         self.views = views
         self.bot = bot
-        self.clock = clock
+        self.every_seconds = every_seconds  # the deadline scan's interval: chores share it
 
     async def sweep(self) -> int:
         deleted = 0
@@ -47,4 +43,4 @@ class Janitor:
             except Exception as error:  # keep sweeping; the next round catches up
                 log.error("event=janitor_failed error=%s", type(error).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), EVERY_SECONDS)
+                await asyncio.wait_for(stop.wait(), self.every_seconds)
