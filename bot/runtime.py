@@ -83,7 +83,6 @@ async def serve(
         sessions = session_factory(engine)
         await check_keys(sessions, keyring)
         key_watch = KeyWatch(sessions, keyring, key_file_reader(settings), clock)
-        await key_watch.tick()
         service = ConversationService(
             sessions,
             keyring,
@@ -95,6 +94,8 @@ async def serve(
             case_content_hours=settings.case_content_hours,
             exclusion=settings.exclusion,
         )
+        key_watch.on_change = service.chats.forget
+        await key_watch.tick()
         application = build_application(settings)
         assert token
         async with application:
@@ -120,7 +121,7 @@ async def serve(
                 asyncio.create_task(_prune_forever(service, settings)),
                 asyncio.create_task(sender.run(stop)),
                 asyncio.create_task(_watch_deadlines(watch, settings.deadline_scan_seconds)),
-                asyncio.create_task(key_watch.run(stop)),
+                asyncio.create_task(key_watch.run(stop, settings.deadline_scan_seconds)),
                 asyncio.create_task(janitor.run(stop)),
             ]
             # What start-up built lives as long as the process: keep it out of every

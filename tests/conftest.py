@@ -13,8 +13,10 @@ import pytest
 from harness import BOT_USERNAME, TOKEN, InProcessBot, bot_environment
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from world import Clock, make_world
 
 from bot.crypto import Keyring
+from bot.services.conversation import ConversationService
 from bot.store.database import create_engine, migrate
 
 if TYPE_CHECKING:
@@ -73,6 +75,12 @@ async def migrated(engine: AsyncEngine, keyring: Keyring) -> AsyncEngine:
     """What `confide migrate` does (SQLite would also migrate itself at start-up)."""
     await migrate(engine, keyring=keyring)
     return engine
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine, keyring: Keyring) -> tuple[ConversationService, Clock]:
+    """Ann and Ben (responders) and Ada (admin) enrolled; the service on a moving clock."""
+    return await make_world(engine, keyring)
 
 
 @pytest.fixture

@@ -98,7 +98,13 @@ class ConversationService:
         elif stored.last_update_id is not None and incoming.update_id <= stored.last_update_id:
             log.info("event=update_duplicate")
             return None
-        key = self.keyring.chat_key(stored.id, stored.wrapped_key)
+        try:
+            key = self.keyring.chat_key(stored.id, stored.wrapped_key)
+        except CryptoError:
+            if stored.version and self.chats.cached(lookup):
+                # A rotation gave the chat a new key since this copy was cached.
+                raise StaleChat from None
+            raise
         turn = Turn(self, lookup, stored.language, ChatState(), incoming, now)
         turn.state = self._load_state(stored, key, turn)
         state = turn.state

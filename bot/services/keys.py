@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.crypto import CryptoError, KeyConfigError, KeyOwner, Keyring
 from bot.store import keys as stored_keys
@@ -69,11 +69,13 @@ class KeyWatch:
         keyring: Keyring,
         reload: Callable[[], Keyring | None],
         clock: Callable[[], datetime],
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessions = sessions
         self.keyring = keyring
         self.reload = reload  # a fresh read of the key file; None when keys come from env
         self.clock = clock
+        self.on_change = on_change  # drop whatever was cached under the old keys
         self.replica_id = uuid.uuid4()
         self._warned: set[int] = set()
 
@@ -114,16 +116,17 @@ class KeyWatch:
             return
         if fresh is not None and set(fresh.kek_ids) != set(self.keyring.kek_ids):
             self.keyring.reload(fresh)
+            self.on_change()
             log.info("event=key_file_reloaded keks=%s", ",".join(map(str, fresh.kek_ids)))
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, every_seconds: float = WATCH_SECONDS) -> None:
         while not stop.is_set():
             try:
                 await self.tick()
             except Exception as error:  # the database may be briefly away; keep watching
                 log.error("event=key_watch_failed error=%s", type(error).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
+                await asyncio.wait_for(stop.wait(), min(every_seconds, WATCH_SECONDS))
 
     async def leave(self) -> None:
         async with self.sessions.begin() as session:
@@ -236,3 +239,100 @@ async def check_retirable(sessions: Sessions, keyring: Keyring, kek_id: int) -> 
 async def forget_kek(sessions: Sessions, kek_id: int) -> None:
     async with sessions.begin() as session:
         await stored_keys.forget_kek(session, kek_id)
+
+
+async def retire(
+    sessions: Sessions,
+    keyring: Keyring,
+    kek_id: int,
+    install: Callable[[Keyring], Awaitable[bool]],
+) -> bool:
+    """Remove a KEK nothing is wrapped under any more; False if the new key material (the
+    keys without it) was not installed, and then nothing changes."""
+    await check_retirable(sessions, keyring, kek_id)
+    remaining_keys = keyring.without_kek(kek_id)
+    if not await install(remaining_keys):
+        return False
+    await forget_kek(sessions, kek_id)
+    keyring.reload(remaining_keys)
+    return True
+
+
+class RotationStopped(Exception):
+    """The rotation cannot go on now (a bot lags, the operator did not confirm); what is
+    done is recorded, and running `confide keys rotate` again resumes it."""
+
+
+async def rotate(
+    sessions: Sessions,
+    keyring: Keyring,
+    install: Callable[[Keyring], Awaitable[bool]],
+    *,
+    wait_seconds: float,
+    say: Callable[[str], None],
+    progress: Callable[[int, int], None],
+    poll_seconds: float = 1.0,
+) -> int:
+    """Rotate to a new KEK, or resume a rotation under way; returns the new KEK's id.
+
+    `install(keyring)` puts the new key material where the running bots read it (the key
+    file) or asks the operator to, and says whether that is done."""
+    under_way = await rotation_in_progress(sessions)
+    if under_way.target is None:
+        rotated = keyring.with_new_kek()
+        target = max(rotated.kek_ids)
+        keyring.reload(rotated)
+        await add_pending_kek(sessions, keyring, target)
+        if not await install(rotated):
+            raise RotationStopped("the new key was not installed")
+        state = stored_keys.PENDING
+    else:
+        target, state = under_way.target, under_way.state or stored_keys.PENDING
+        say(f"Resuming the rotation to kek.{target}.")
+        if target not in keyring.kek_ids:
+            raise KeyConfigError(
+                f"kek.{target} was added by an earlier `confide keys rotate`, but your keys do "
+                "not have it: install the key text that rotation wrote (or printed)"
+            )
+    clock = lambda: datetime.now(UTC)  # noqa: E731 - the replicas' heartbeat is wall time
+    if state == stored_keys.PENDING:
+        await _wait_for_replicas(sessions, clock, target, False, wait_seconds, poll_seconds, say)
+        await start_wrapping(sessions, keyring, target)
+    keyring.use_kek(target)
+    await _wait_for_replicas(sessions, clock, target, True, wait_seconds, poll_seconds, say)
+    total, done = await remaining(sessions, target), 0
+    # Passes until nothing is left: a key a bot wrapped under the old KEK just before it
+    # saw the change is found by the next pass.
+    while await remaining(sessions, target):
+        for owner in KeyOwner:
+            while count := await rewrap_batch(sessions, keyring, owner):
+                done += count
+                progress(done, max(total, done))
+    await finish_rotation(sessions, target)
+    return target
+
+
+async def _wait_for_replicas(
+    sessions: Sessions,
+    clock: Callable[[], datetime],
+    target: int,
+    wrapping: bool,
+    wait_seconds: float,
+    poll_seconds: float,
+    say: Callable[[str], None],
+) -> None:
+    """Until every running bot holds (or wraps under) the new KEK."""
+    waited = 0.0
+    while lagging := await lagging_replicas(sessions, clock(), target, wrapping=wrapping):
+        if waited >= wait_seconds:
+            doing = "wrap under" if wrapping else "load"
+            raise RotationStopped(
+                f"{len(lagging)} running bot process(es) did not {doing} kek.{target} within "
+                f"{wait_seconds:g} s. Bots re-read the key file every few seconds; with "
+                "CONFIDE_KEYS they must be restarted with the new text. Then run "
+                "`confide keys rotate` again: it resumes"
+            )
+        if waited == 0:
+            say(f"Waiting for {len(lagging)} running bot process(es) to take kek.{target}...")
+        await asyncio.sleep(poll_seconds)
+        waited += poll_seconds

@@ -112,6 +112,9 @@ class ChatStore:
             self._writer = asyncio.create_task(self._write_queued())
         await future
 
+    def cached(self, lookup: bytes) -> bool:
+        return lookup in self._cache
+
     def written(self, row: ChatRow) -> None:
         self._remember(row)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 

@@ -5,116 +5,29 @@ restart), and in two `confide tick` processes at once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
-from itertools import count
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from harness import REPO
 from sealed import pending_outbox
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from world import ADA, ANN, BEN, REPORTER, T0, Clock, cli_env, file_report, send
 
 from bot.cases.sla import ServiceLevels
 from bot.crypto import Keyring
-from bot.intake.flow import Action, ActionName, Intake, Review, Toggle
-from bot.intake.questionnaire import load_questionnaire
 from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
 from bot.services.protocol import (
     CaseButton,
     Command,
-    Event,
-    FlowButton,
-    Incoming,
-    Menu,
-    MenuButton,
     ShowCase,
-    ShowReceipt,
-    ShowStep,
-    Text,
 )
-from bot.services.responder import create_invite
-from bot.store.database import migrate, session_factory
+from bot.store.database import session_factory
 from bot.store.models import AuditEntry, Case
-
-T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-REPORTER, ANN, BEN, ADA = 1001, 2001, 2002, 2003
-updates = count(1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def world(engine: AsyncEngine, keyring: Keyring) -> tuple[ConversationService, Clock]:
-    await migrate(engine, keyring=keyring)
-    clock = Clock()
-    service = ConversationService(
-        session_factory(engine), keyring, Intake(load_questionnaire()), clock=clock
-    )
-    for chat_id, name, role in (
-        (ANN, "Ann", "responder"),
-        (BEN, "Ben", "responder"),
-        (ADA, "Ada", "admin"),
-    ):
-        async with session_factory(engine).begin() as session:
-            code = await create_invite(session, keyring, role, name, T0, timedelta(hours=1))
-        await send(service, Command("enroll", code), chat_id)
-    return service, clock
-
-
-async def send(service: ConversationService, event: Event, chat_id: int) -> tuple[object, ...]:
-    reply = await service.handle(Incoming(next(updates), chat_id, "en", 1, event))
-    assert reply is not None
-    return reply.views
-
-
-def cli_env(database_url: str, keyring: Keyring, tmp_path: Path) -> dict[str, str]:
-    """What a `confide` command line needs: this database, these keys, an empty config."""
-    (tmp_path / "empty.toml").write_text("", encoding="utf-8")
-    return {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CONFIDE_DATABASE_URL": database_url,
-        "CONFIDE_KEYS": keyring.dump(),
-        "CONFIDE_CONFIG": str(tmp_path / "empty.toml"),
-    }
-
-
-async def file_report(
-    service: ConversationService, *, danger: bool = False, exclude: tuple[str, ...] = ()
-) -> str:
-    views = await send(service, MenuButton(Menu.REPORT), REPORTER)
-    views = await send(service, Text("Verbal harassment"), REPORTER)
-    while True:
-        (step,) = [v for v in views if isinstance(v, ShowStep)]
-        if isinstance(step.step.screen, Review):
-            break
-        question = step.step.screen.question.id  # type: ignore[union-attr]
-        if question == "safe_now" and danger:
-            views = await send(service, Text("I am in danger now"), REPORTER)
-        elif question == "exclude" and exclude:
-            screen = step.step.screen
-            for choice in screen.question.choices:  # type: ignore[union-attr]
-                if choice.label.en in exclude:
-                    views = await send(service, FlowButton(step.rev, Toggle(choice.id)), REPORTER)
-                    (step,) = [v for v in views if isinstance(v, ShowStep)]
-            views = await send(service, FlowButton(step.rev, Action(ActionName.DONE)), REPORTER)
-        else:
-            views = await send(service, FlowButton(step.rev, Action(ActionName.SKIP)), REPORTER)
-    views = await send(service, FlowButton(step.rev, Action(ActionName.SUBMIT)), REPORTER)
-    (receipt,) = [v for v in views if isinstance(v, ShowReceipt)]
-    return receipt.short_id
 
 
 async def outbox(engine: AsyncEngine, keyring: Keyring) -> list[tuple[int, str]]:
