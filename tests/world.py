@@ -78,26 +78,30 @@ def cli_env(database_url: str, keyring: Keyring, tmp_path: Path) -> dict[str, st
 
 
 async def file_report(
-    service: ConversationService, *, danger: bool = False, exclude: tuple[str, ...] = ()
+    service: ConversationService,
+    *,
+    danger: bool = False,
+    exclude: tuple[str, ...] = (),
+    chat_id: int = REPORTER,
 ) -> str:
-    views = await send(service, MenuButton(Menu.REPORT), REPORTER)
-    views = await send(service, Text("Verbal harassment"), REPORTER)
+    views = await send(service, MenuButton(Menu.REPORT), chat_id)
+    views = await send(service, Text("Verbal harassment"), chat_id)
     while True:
         (step,) = [v for v in views if isinstance(v, ShowStep)]
         if isinstance(step.step.screen, Review):
             break
         question = step.step.screen.question.id  # type: ignore[union-attr]
         if question == "safe_now" and danger:
-            views = await send(service, Text("I am in danger now"), REPORTER)
+            views = await send(service, Text("I am in danger now"), chat_id)
         elif question == "exclude" and exclude:
             screen = step.step.screen
             for choice in screen.question.choices:  # type: ignore[union-attr]
                 if choice.label.en in exclude:
-                    views = await send(service, FlowButton(step.rev, Toggle(choice.id)), REPORTER)
+                    views = await send(service, FlowButton(step.rev, Toggle(choice.id)), chat_id)
                     (step,) = [v for v in views if isinstance(v, ShowStep)]
-            views = await send(service, FlowButton(step.rev, Action(ActionName.DONE)), REPORTER)
+            views = await send(service, FlowButton(step.rev, Action(ActionName.DONE)), chat_id)
         else:
-            views = await send(service, FlowButton(step.rev, Action(ActionName.SKIP)), REPORTER)
-    views = await send(service, FlowButton(step.rev, Action(ActionName.SUBMIT)), REPORTER)
+            views = await send(service, FlowButton(step.rev, Action(ActionName.SKIP)), chat_id)
+    views = await send(service, FlowButton(step.rev, Action(ActionName.SUBMIT)), chat_id)
     (receipt,) = [v for v in views if isinstance(v, ShowReceipt)]
     return receipt.short_id

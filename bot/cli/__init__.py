@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         default=120.0,
         help="seconds to wait for running bots to load the new key (default 120)",
     )
+    rotate.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        help="data keys re-wrapped per transaction (default 500; smaller holds locks shorter)",
+    )
     retire = keys_sub.add_parser("retire", help="remove an old key-encryption key (kek.ID)")
     retire.add_argument("kek_id", type=int, metavar="ID")
     args = parser.parse_args(argv)
@@ -53,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tick":
             return asyncio.run(commands.tick_once(args.now))
         if args.command == "keys" and args.keys_command == "rotate":
-            return asyncio.run(keys.rotate(args.wait))
+            return asyncio.run(keys.rotate(args.wait, args.batch))
         if args.command == "keys" and args.keys_command == "retire":
             return asyncio.run(keys.retire(args.kek_id))
         return commands.run()

@@ -11,7 +11,7 @@ from bot.crypto import Keyring
 from bot.services import keys as key_service
 
 
-async def rotate(wait_seconds: float) -> int:
+async def rotate(wait_seconds: float, batch: int) -> int:
     settings = load_settings()
     logs.configure("WARNING")
     engine, sessions, keyring = await open_database()
@@ -39,6 +39,7 @@ async def rotate(wait_seconds: float) -> int:
             wait_seconds=wait_seconds,
             say=print,
             progress=bar.show,
+            batch=batch,
         )
     except key_service.RotationStopped as stopped:
         print(f"confide: {stopped}.", file=sys.stderr)

@@ -184,13 +184,15 @@ async def remaining(sessions: Sessions, kek_id: int) -> int:
     return sum(everything.values()) - sum(under.values())
 
 
-async def rewrap_batch(sessions: Sessions, keyring: Keyring, owner: KeyOwner) -> int:
+async def rewrap_batch(
+    sessions: Sessions, keyring: Keyring, owner: KeyOwner, batch: int = REWRAP_BATCH
+) -> int:
     """Re-wrap the next batch of one kind of key under the current KEK; 0 when none is left.
     A record changed meanwhile by a running process is skipped and found by the next pass."""
     done = 0
     async with sessions.begin() as session:
         rows = await stored_keys.wrapped_not_under(
-            session, owner, keyring.current_kek_id, None, REWRAP_BATCH
+            session, owner, keyring.current_kek_id, None, batch
         )
         for row in rows:
             if owner is KeyOwner.CHAT:
@@ -272,6 +274,7 @@ async def rotate(
     say: Callable[[str], None],
     progress: Callable[[int, int], None],
     poll_seconds: float = 1.0,
+    batch: int = REWRAP_BATCH,
 ) -> int:
     """Rotate to a new KEK, or resume a rotation under way; returns the new KEK's id.
 
@@ -305,7 +308,7 @@ async def rotate(
     # saw the change is found by the next pass.
     while await remaining(sessions, target):
         for owner in KeyOwner:
-            while count := await rewrap_batch(sessions, keyring, owner):
+            while count := await rewrap_batch(sessions, keyring, owner, batch):
                 done += count
                 progress(done, max(total, done))
     await finish_rotation(sessions, target)

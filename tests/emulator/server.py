@@ -276,13 +276,18 @@ class BotApiEmulator(BotApi):
         language_code: str | None = "en",
         is_premium: bool | None = None,
         started: bool = False,
+        user_id: int | None = None,
     ) -> UserClient:
         """Create a user and their private chat with the bot (chat id == user id).
 
         Like Telegram, the bot can't message the user until they have written to it
-        (``started=True`` pretends they already did).
+        (``started=True`` pretends they already did). `user_id` brings back a known user
+        (someone who talked to the bot before this emulator started).
         """
-        user_id = self._unique_user_id()
+        if user_id is None:
+            user_id = self._unique_user_id()
+        else:
+            self._user_ids.add(user_id)
         optional = {"last_name": last_name, "username": username}
         user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
         user.update({k: v for k, v in optional.items() if v is not None})
