@@ -16,6 +16,7 @@ from bot.crypto import KeyConfigError, Keyring
 from bot.i18n import catalogue
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
+from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
 from bot.services.keys import KeyWatch, check_keys
@@ -27,12 +28,14 @@ from bot.store.database import (
     pending_migrations,
     session_factory,
 )
+from bot.store.session import Sessions
 from bot.telegram.app import ALLOWED_UPDATES, attach, build_application
 from bot.telegram.janitor import Janitor
 from bot.telegram.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
+ANCHOR_EVERY = timedelta(hours=1)
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -123,6 +126,7 @@ async def serve(
                 asyncio.create_task(_watch_deadlines(watch, settings.deadline_scan_seconds)),
                 asyncio.create_task(key_watch.run(stop, settings.deadline_scan_seconds)),
                 asyncio.create_task(janitor.run(stop)),
+                asyncio.create_task(_anchor_forever(sessions)),
             ]
             # What start-up built lives as long as the process: keep it out of every
             # garbage collection from now on.
@@ -153,6 +157,18 @@ async def _watch_deadlines(watch: DeadlineWatch, every_seconds: float) -> None:
         except Exception as error:  # keep the clock running; the next scan catches up
             log.error("event=deadline_scan_failed error=%s", type(error).__name__)
         await asyncio.sleep(every_seconds)
+
+
+async def _anchor_forever(sessions: Sessions) -> None:
+    """The audit log's head in the log, every hour: kept with the logs, outside the database,
+    it catches an older copy of the database restored over this one (docs/security.md)."""
+    while True:
+        try:
+            async with sessions.begin() as session:
+                log.info("event=audit_anchor anchor=%s", await audit.anchor(session))
+        except Exception as error:
+            log.error("event=audit_anchor_failed error=%s", type(error).__name__)
+        await asyncio.sleep(ANCHOR_EVERY.total_seconds())
 
 
 async def _prune_forever(service: ConversationService, settings: Settings) -> None:

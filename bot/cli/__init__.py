@@ -24,7 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     invite.add_argument("--role", choices=("responder", "admin"), default="responder")
     invite.add_argument("--name", required=True, help="display name shown to colleagues")
     audit = sub.add_parser("audit", help="check the audit log's hash chain")
-    audit.add_argument("action", choices=("verify",))
+    audit.add_argument(
+        "action",
+        choices=("verify", "anchor"),
+        help="verify: check the chain; anchor: print the head to keep outside the database",
+    )
+    audit.add_argument(
+        "--anchor",
+        action="append",
+        metavar="SEQ:LINK",
+        help="with verify: an anchor printed earlier (by `audit anchor` or the bot's log)",
+    )
     tick = sub.add_parser("tick", help="fire due reminders and escalations once, and exit")
     tick.add_argument("--now", help="ISO time to act as now (for tests and drills)")
     keys_parser = sub.add_parser("keys", help="rotate key-encryption keys, retire old ones")
@@ -54,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.migrate_only())
         if args.command == "invite":
             return asyncio.run(commands.invite_code(args.role, args.name))
+        if args.command == "audit" and args.action == "anchor":
+            return asyncio.run(commands.audit_anchor())
         if args.command == "audit":
-            return asyncio.run(commands.verify_audit())
+            return asyncio.run(commands.verify_audit(args.anchor))
         if args.command == "tick":
             return asyncio.run(commands.tick_once(args.now))
         if args.command == "keys" and args.keys_command == "rotate":

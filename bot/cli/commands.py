@@ -118,15 +118,30 @@ async def open_database() -> tuple[AsyncEngine, Sessions, Keyring]:
     return engine, sessions, keyring
 
 
-async def verify_audit() -> int:
+async def audit_anchor() -> int:
+    """Print the log's head, to keep outside the database (see docs/security.md)."""
+    logs.configure("WARNING")
+    from bot.services.audit import anchor
+
+    engine, sessions, _ = await open_database()
+    try:
+        async with sessions.begin() as session:
+            print(await anchor(session))
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def verify_audit(anchor_texts: list[str] | None = None) -> int:
     """Exit 0 if the chain holds; 1, saying where, if anything was changed or removed."""
     logs.configure("WARNING")
-    from bot.services.audit import verify
+    from bot.services.audit import Anchor, verify
 
+    anchors = tuple(Anchor.parse(text) for text in anchor_texts or ())
     engine, sessions, keyring = await open_database()
     try:
         async with sessions.begin() as session:
-            count, breaks = await verify(session, keyring)
+            count, breaks = await verify(session, keyring, anchors)
     finally:
         await engine.dispose()
     if breaks:

@@ -65,13 +65,47 @@ class Break:
     problem: str
 
 
-async def verify(session: Session, keyring: Keyring) -> tuple[int, list[Break]]:
-    """Check the whole chain; returns (entries checked, where it breaks)."""
+@dataclass(frozen=True)
+class Anchor:
+    """The head at some moment, kept outside the database (a log line, a file, a note):
+    a copy of the database restored from before it is caught by `verify`."""
+
+    seq: int
+    link: bytes
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.link.hex()}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        seq, _, link = text.strip().partition(":")
+        try:
+            return cls(int(seq), bytes.fromhex(link))
+        except ValueError:
+            raise ValueError(
+                f"an audit anchor looks like 1234:9f2c... (entry number, colon, link in hex), "
+                f"not {text.strip()[:20]!r}"
+            ) from None
+
+
+async def anchor(session: Session) -> Anchor:
+    head = await log_table.head(session)
+    return Anchor(head.seq, bytes(head.link))
+
+
+async def verify(
+    session: Session, keyring: Keyring, anchors: tuple[Anchor, ...] = ()
+) -> tuple[int, list[Break]]:
+    """Check the whole chain (and that it still holds each anchor); returns (entries
+    checked, where it breaks)."""
     head = await log_table.head(session)
     problems: list[Break] = []
     previous, expected_seq, count = bytes(32), 1, 0
+    pinned = {a.seq: a.link for a in anchors}
     async for entry in log_table.walk(session):
         count += 1
+        if entry.seq in pinned and bytes(entry.link) != pinned.pop(entry.seq):
+            problems.append(Break(entry.seq, "differs from the anchor kept outside"))
         if entry.seq != expected_seq:
             gap = f"entries {expected_seq}..{entry.seq - 1} are missing"
             problems.append(Break(expected_seq, gap))
@@ -82,6 +116,14 @@ async def verify(session: Session, keyring: Keyring) -> tuple[int, list[Break]]:
         if link != entry.link:
             problems.append(Break(entry.seq, "changed, or not following the entry before"))
         previous, expected_seq = entry.link, entry.seq + 1
+    for seq in sorted(pinned):
+        problems.append(
+            Break(
+                seq,
+                "is missing, but an anchor kept outside shows it existed: an older "
+                "copy of the database was restored, or the log was cut",
+            )
+        )
     if not Keyring.macs_match(head.mac, keyring.audit_head_mac(head.seq, head.link)):
         problems.append(
             Break(
