@@ -82,6 +82,7 @@ async def file_report(
     *,
     danger: bool = False,
     exclude: tuple[str, ...] = (),
+    exclude_typed: str | None = None,
     chat_id: int = REPORTER,
 ) -> str:
     views = await send(service, MenuButton(Menu.REPORT), chat_id)
@@ -93,6 +94,8 @@ async def file_report(
         question = step.step.screen.question.id  # type: ignore[union-attr]
         if question == "safe_now" and danger:
             views = await send(service, Text("I am in danger now"), chat_id)
+        elif question == "exclude" and exclude_typed is not None:
+            views = await send(service, Text(exclude_typed), chat_id)
         elif question == "exclude" and exclude:
             screen = step.step.screen
             for choice in screen.question.choices:  # type: ignore[union-attr]

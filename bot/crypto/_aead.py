@@ -91,15 +91,17 @@ def bucket_size(length: int) -> int:
     return -(-needed // LARGE_BUCKET) * LARGE_BUCKET
 
 
-def pad(plaintext: bytes) -> bytes:
-    """ISO/IEC 7816-4 padding to the size bucket: the text, 0x80, then zero bytes."""
-    return plaintext + _PAD_MARK + bytes(bucket_size(len(plaintext)) - len(plaintext) - 1)
+def pad(plaintext: bytes, minimum: int = MIN_BUCKET) -> bytes:
+    """ISO/IEC 7816-4 padding to the size bucket (at least `minimum`): the text, 0x80, then
+    zero bytes."""
+    size = max(bucket_size(len(plaintext)), minimum)
+    return plaintext + _PAD_MARK + bytes(size - len(plaintext) - 1)
 
 
 def unpad(padded: bytes) -> bytes | None:
     """The plaintext, or None if the padding is not ours (only after authentication)."""
     end = padded.rstrip(b"\x00")
-    if not end.endswith(_PAD_MARK) or len(padded) != bucket_size(len(end) - 1):
+    if not end.endswith(_PAD_MARK):
         return None
     return end[:-1]
 
@@ -138,10 +140,11 @@ def seal_blob(
     kind: str,
     *context: str,
     version: int = BLOB_VERSION,
+    minimum: int = MIN_BUCKET,
 ) -> bytes:
     header = pack_header(key_id, version)
     if version == PADDED_VERSION:
-        plaintext = pad(bytes(plaintext))
+        plaintext = pad(bytes(plaintext), minimum)
     nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonce: keys seal far fewer than 2**32
     ad = encode_parts(kind, header, *context)
     return header + nonce + aead.encrypt(nonce, bytes(plaintext), ad)
@@ -217,8 +220,9 @@ class DataKey:
     def __deepcopy__(self, memo: dict[int, object]) -> DataKey:
         return self
 
-    def seal(self, plaintext: bytes, ref: FieldRef) -> bytes:
-        """Encrypt one field value (padded to its size bucket), bound to `ref`."""
+    def seal(self, plaintext: bytes, ref: FieldRef, minimum: int = MIN_BUCKET) -> bytes:
+        """Encrypt one field value (padded to its size bucket, at least `minimum` bytes),
+        bound to `ref`."""
         return seal_blob(
             self._aead,
             FIELD_KEY_ID,
@@ -226,6 +230,7 @@ class DataKey:
             _FIELD_KIND,
             *ref.parts(),
             version=PADDED_VERSION,
+            minimum=minimum,
         )
 
     def open(self, sealed: bytes, ref: FieldRef) -> bytes:

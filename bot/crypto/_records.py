@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.crypto._aead import DataKey, DecryptionError, FieldRef, TamperedError
+from bot.crypto._aead import MIN_BUCKET, DataKey, DecryptionError, FieldRef, TamperedError
+
+# Smallest sizes, so that typical values all look alike: a report's answers (a few
+# paragraphs), a list of excluded people (up to about 25), a draft, a chat's state, a message.
+ANSWERS_MIN = 4096
+EXCLUSIONS_MIN = 1024
+DRAFT_MIN = 4096
+STATE_MIN = 512
+MESSAGE_MIN = 1024
 
 
 class KeyOwner(StrEnum):
@@ -47,9 +55,9 @@ class _RecordKey:
     def __reduce__(self) -> Any:
         raise TypeError("record keys cannot be pickled; store them wrapped")
 
-    def _seal(self, value: object, ref: FieldRef) -> bytes:
+    def _seal(self, value: object, ref: FieldRef, minimum: int = MIN_BUCKET) -> bytes:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return self._key.seal(text.encode("utf-8"), ref)
+        return self._key.seal(text.encode("utf-8"), ref, minimum)
 
     def _open(self, sealed: bytes | None, ref: FieldRef) -> Any:
         if sealed is None:
@@ -67,7 +75,7 @@ class ChatKey(_RecordKey):
     __slots__ = ()
 
     def seal_state(self, state: dict[str, Any]) -> bytes:
-        return self._seal(state, FieldRef("chats", self._id, "state"))
+        return self._seal(state, FieldRef("chats", self._id, "state"), STATE_MIN)
 
     def open_state(self, sealed: bytes) -> dict[str, Any]:
         data: dict[str, Any] = self._open(sealed, FieldRef("chats", self._id, "state"))
@@ -81,7 +89,7 @@ class DraftKey(_RecordKey):
     __slots__ = ()
 
     def seal_draft(self, draft: dict[str, Any]) -> bytes:
-        return self._seal(draft, FieldRef("drafts", self._id, "draft"))
+        return self._seal(draft, FieldRef("drafts", self._id, "draft"), DRAFT_MIN)
 
     def open_draft(self, sealed: bytes) -> dict[str, Any]:
         data: dict[str, Any] = self._open(sealed, FieldRef("drafts", self._id, "draft"))
@@ -95,7 +103,7 @@ class CaseKey(_RecordKey):
     __slots__ = ()
 
     def seal_answers(self, document: dict[str, Any]) -> bytes:
-        return self._seal(document, self._ref("answers"))
+        return self._seal(document, self._ref("answers"), ANSWERS_MIN)
 
     def open_answers(self, sealed: bytes | None) -> dict[str, Any]:
         data: dict[str, Any] = self._open(sealed, self._ref("answers"))
@@ -113,7 +121,9 @@ class CaseKey(_RecordKey):
         return ReporterLink(int(value["chat"]), str(value["language"]))
 
     def seal_exclusions(self, responder_ids: list[uuid.UUID]) -> bytes:
-        return self._seal(sorted(str(i) for i in responder_ids), self._ref("excluded"))
+        return self._seal(
+            sorted(str(i) for i in responder_ids), self._ref("excluded"), EXCLUSIONS_MIN
+        )
 
     def open_exclusions(self, sealed: bytes | None) -> frozenset[uuid.UUID]:
         return frozenset(uuid.UUID(i) for i in self._open(sealed, self._ref("excluded")))
@@ -121,7 +131,7 @@ class CaseKey(_RecordKey):
     def seal_message(
         self, message_id: uuid.UUID, author: str, responder_id: uuid.UUID | None, text: str
     ) -> bytes:
-        return self._seal(text, self._message_ref(message_id, author, responder_id))
+        return self._seal(text, self._message_ref(message_id, author, responder_id), MESSAGE_MIN)
 
     def open_message(
         self,
@@ -133,7 +143,7 @@ class CaseKey(_RecordKey):
         return str(self._open(sealed, self._message_ref(message_id, author, responder_id)))
 
     def seal_note(self, note_id: uuid.UUID, responder_id: uuid.UUID | None, text: str) -> bytes:
-        return self._seal(text, self._note_ref(note_id, responder_id))
+        return self._seal(text, self._note_ref(note_id, responder_id), MESSAGE_MIN)
 
     def open_note(
         self, note_id: uuid.UUID, responder_id: uuid.UUID | None, sealed: bytes | None

@@ -166,6 +166,11 @@ class BotApi:
             await asyncio.wait_for(self._changed.wait(), max(timeout, 0))
 
     # ----------------------------------------------------------------------- updates
+    def number_updates_from(self, update_id: int) -> None:
+        """The next update gets this id. Telegram numbers a bot's updates on from the last
+        one, except after a week without any, when it starts again from a random value."""
+        self._next_update_id = update_id
+
     def enqueue_update(self, payload: JSON, *, apply_filter: bool = True) -> int | None:
         """Queue an update (payload without update_id); None if allowed_updates drops it."""
         kind = next((key for key in payload if key != "update_id"), "")

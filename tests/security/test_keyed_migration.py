@@ -1,0 +1,214 @@
+"""A database written before the trust-at-rest changes (tests/fixtures/pre_issue9, made by
+the code at commit cf7c49b through the emulator) is converted by `confide migrate` with its
+keys, and everything in it still works: the linked and unlinked reporters, the responders'
+roles, the thread and notes, the withdrawn case, a draft in progress, the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emulator import BotApiEmulator
+from harness import REPO, InProcessBot, bot_environment
+from sqlalchemy import Connection, MetaData, Table, select
+from sqlalchemy import types as sqltypes
+from sqlalchemy.ext.asyncio import AsyncEngine
+from talk import press, say
+
+from bot.crypto import Keyring
+from bot.store.database import migrate, pending_migrations
+from bot.store.models import AuditHead, Case, CaseMessage, CaseNote, Chat, Invite, Responder
+
+FIXTURE = REPO / "tests" / "fixtures" / "pre_issue9"
+EXPECTED = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
+# Parents before children, as the foreign keys want them.
+TABLES = (
+    "responders",
+    "invites",
+    "chats",
+    "cases",
+    "case_messages",
+    "case_notes",
+    "outbox",
+    "key_checks",
+    "audit_log",
+)
+
+
+def fixture_keys() -> str:
+    return (FIXTURE / "confide.keys").read_text(encoding="utf-8")
+
+
+def _convert(value: Any, column_type: sqltypes.TypeEngine[Any]) -> Any:
+    if value is None:
+        return None
+    if isinstance(column_type, sqltypes.Uuid):
+        return uuid.UUID(value)
+    if isinstance(column_type, sqltypes.DateTime):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if isinstance(column_type, sqltypes.Boolean):
+        return bool(value)
+    return value
+
+
+def copy_fixture_rows(connection: Connection) -> None:
+    """The fixture's rows, as they are, into a database at revision 0003."""
+    source = sqlite3.connect(FIXTURE / "confide.db")
+    source.row_factory = sqlite3.Row
+    try:
+        for name in TABLES:
+            table = Table(name, MetaData(), autoload_with=connection)
+            rows = [dict(r) for r in source.execute(f"SELECT * FROM {name}")]  # noqa: S608
+            if rows:
+                connection.execute(
+                    table.insert(),
+                    [{k: _convert(v, table.c[k].type) for k, v in r.items()} for r in rows],
+                )
+        head = dict(source.execute("SELECT * FROM audit_head").fetchone())
+        table = Table("audit_head", MetaData(), autoload_with=connection)
+        connection.execute(table.update().values(seq=head["seq"], link=head["link"]))
+    finally:
+        source.close()
+
+
+@pytest.fixture
+async def pre_issue_database(tmp_path: Path, database_url: str, engine: AsyncEngine) -> str:
+    """The fixture database, as SQLite (a copy of the file) or PostgreSQL (its rows)."""
+    if database_url.startswith("sqlite"):
+        target = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
+        await engine.dispose()
+        target.unlink(missing_ok=True)
+        shutil.copy(FIXTURE / "confide.db", target)
+        return database_url
+    await migrate(engine, "0003")
+    async with engine.begin() as connection:
+        await connection.run_sync(copy_fixture_rows)
+    return database_url
+
+
+def confide(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def cli_env(tmp_path: Path, database_url: str, keys: str | None) -> dict[str, str]:
+    (tmp_path / "empty.toml").write_text("", encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CONFIDE_DATABASE_URL": database_url,
+        "CONFIDE_CONFIG": str(tmp_path / "empty.toml"),
+        "CONFIDE_KEY_FILE": str(tmp_path / "no.keys"),
+    }
+    env.pop("CONFIDE_KEYS", None)
+    if keys is not None:
+        env["CONFIDE_KEYS"] = keys
+    return env
+
+
+async def test_without_its_keys_the_migration_stops_and_changes_nothing(
+    pre_issue_database: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    result = await asyncio.to_thread(
+        confide, ["migrate"], cli_env(tmp_path, pre_issue_database, None)
+    )
+    assert result.returncode == 2
+    assert "needs the keys to convert its data (0004-trust-at-rest)" in result.stderr
+    assert "Traceback" not in result.stderr
+    async with engine.connect() as connection:
+        version = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+        assert version.scalar() == "0003"
+
+
+async def test_a_database_from_before_is_converted_and_keeps_working(
+    pre_issue_database: str,
+    engine: AsyncEngine,
+    emulator: BotApiEmulator,
+    tmp_path: Path,
+) -> None:
+    keys = fixture_keys()
+    keyring = Keyring.parse(keys)
+    env = cli_env(tmp_path, pre_issue_database, keys)
+    result = await asyncio.to_thread(confide, ["migrate"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not await pending_migrations(engine)
+
+    async with engine.connect() as connection:
+        cases = {c.short_id: c for c in (await connection.execute(select(Case))).all()}
+        messages = (await connection.execute(select(CaseMessage))).all()
+        notes = (await connection.execute(select(CaseNote))).all()
+        chats = (await connection.execute(select(Chat))).all()
+        staff = (await connection.execute(select(Responder))).all()
+        invites = (await connection.execute(select(Invite))).all()
+        head = (await connection.execute(select(AuditHead))).one()
+    linked = cases[EXPECTED["linked"]["case"]]
+    # Every sealed field is in the padded format now, with its meaning bound in.
+    for blob in [linked.answers, linked.reporter, linked.excluded]:
+        assert blob[0] == 2
+    key = keyring.case_key(linked.id, linked.wrapped_key)
+    assert key.open_answers(linked.answers)["answers"]["account"] == EXPECTED["linked"]["answer"]
+    assert key.open_link(linked.reporter).chat_id == EXPECTED["linked"]["chat_id"]  # type: ignore[union-attr]
+    assert linked.reporter_lookup == keyring.reporter_lookup(EXPECTED["linked"]["chat_id"])
+    texts = {key.open_message(m.id, m.author, m.responder_id, m.body) for m in messages}
+    assert texts == {EXPECTED["linked"]["reply"], EXPECTED["linked"]["reporter_message"]}
+    assert {key.open_note(n.id, n.responder_id, n.body) for n in notes} == {
+        EXPECTED["linked"]["note"]
+    }
+    assert all(p.mac is not None for p in staff) and all(i.mac is not None for i in invites)
+    assert head.mac is not None
+    assert all(c.draft is None or c.draft[0] == 2 for c in chats)
+    assert sum(c.draft is not None for c in chats) == 1  # Dora's draft, under its own key
+    assert cases[EXPECTED["withdrawn"]["case"]].wrapped_key is None
+
+    verified = await asyncio.to_thread(confide, ["audit", "verify"], env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    # Telegram numbers this bot's updates on from where the old database saw them.
+    emulator.number_updates_from(max(c.last_update_id or 0 for c in chats) + 1)
+    bot = InProcessBot(bot_environment(tmp_path, pre_issue_database, emulator.base_url, keys))
+    await bot.start()
+    try:
+        people = EXPECTED["responders"]
+        ada = emulator.new_user("Ada", user_id=people["Ada"]["chat_id"], started=True)
+        ben = emulator.new_user("Ben", user_id=people["Ben"]["chat_id"], started=True)
+        rita = emulator.new_user("Rita", user_id=EXPECTED["linked"]["chat_id"], started=True)
+        dora = emulator.new_user("Dora", user_id=EXPECTED["draft_chat_id"], started=True)
+        uma = emulator.new_user("Uma", started=True)
+        for person in (ada, ben, rita, dora, uma):
+            person.skip_pending()
+        listing = await say(ada, "/responders")
+        assert "Ada" in listing.text and "Ben" in listing.text  # still an admin
+        case_file = await say(ben, f"/open {EXPECTED['linked']['case']}")
+        for text in ("answer", "reply", "reporter_message", "note"):
+            assert EXPECTED["linked"][text] in case_file.text, text
+        status = await say(rita, "/status")
+        assert EXPECTED["linked"]["case"] in status.text
+        opened = await press(rita, EXPECTED["linked"]["case"], status)
+        assert EXPECTED["linked"]["reply"] in opened.text
+        unlinked = await say(uma, f"/status {EXPECTED['unlinked']['receipt']}")
+        assert EXPECTED["unlinked"]["case"] in unlinked.text
+        gone = await say(ben, f"/open {EXPECTED['withdrawn']['case']}")
+        assert "no longer exists" in gone.text
+        resumed = await say(dora, "/start")
+        assert "Continue" in " ".join(resumed.button_texts)
+        question = await press(dora, "Continue", resumed)
+        assert "2/" in question.text
+        await ben.assert_no_message(0.5)
+    finally:
+        await bot.stop()
