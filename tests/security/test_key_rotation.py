@@ -12,6 +12,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import REPO
@@ -67,12 +68,12 @@ async def seed_cases(engine: AsyncEngine, keyring: Keyring) -> None:
             await connection.execute(insert(Case), rows[start : start + 2000])
 
 
-async def cases(engine: AsyncEngine) -> list[Case]:
+async def cases(engine: AsyncEngine) -> list[Any]:
     async with engine.connect() as connection:
-        return list((await connection.execute(select(Case))).all())  # type: ignore[arg-type]
+        return list((await connection.execute(select(Case))).all())
 
 
-def kek_ids(rows: list[Case]) -> set[int]:
+def kek_ids(rows: list[Any]) -> set[int]:
     return {Keyring.wrapped_kek_id(r.wrapped_key) for r in rows if r.wrapped_key is not None}
 
 
