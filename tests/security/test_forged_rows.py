@@ -212,7 +212,7 @@ async def test_lookups_never_link_a_responder_who_reports(
     assert not set(responder) & set(reporter)
 
 
-async def test_each_forged_row_is_logged_once_per_use_without_content(
+async def test_a_tampered_responder_row_receives_no_alerts(
     emulator: BotApiEmulator,
     bot: InProcessBot,
     engine: AsyncEngine,

@@ -61,6 +61,19 @@ def _convert(value: Any, column_type: sqltypes.TypeEngine[Any]) -> Any:
     return value
 
 
+def fixture_blobs(database: Path = FIXTURE / "confide.db") -> set[bytes]:
+    """Every sealed value and wrapped key stored (by the old code, in the fixture)."""
+    source = sqlite3.connect(database)
+    try:
+        found = set()
+        for name in TABLES:
+            for row in source.execute(f'SELECT * FROM "{name}"'):  # noqa: S608
+                found |= {v for v in row if isinstance(v, bytes) and len(v) > 40}
+        return found
+    finally:
+        source.close()
+
+
 def copy_fixture_rows(connection: Connection) -> None:
     """The fixture's rows, as they are, into a database at revision 0003."""
     source = sqlite3.connect(FIXTURE / "confide.db")
@@ -145,9 +158,17 @@ async def test_a_database_from_before_is_converted_and_keeps_working(
     keys = fixture_keys()
     keyring = Keyring.parse(keys)
     env = cli_env(tmp_path, pre_issue_database, keys)
+    old_blobs = fixture_blobs()
     result = await asyncio.to_thread(confide, ["migrate"], env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not await pending_migrations(engine)
+    if pre_issue_database.startswith("sqlite"):
+        # The old formats (and the delivered messages the old outbox kept) are gone from the
+        # file itself, free pages included: nothing readable in the old ways is left.
+        path = Path(pre_issue_database.removeprefix("sqlite+aiosqlite:///"))
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        replaced = old_blobs - fixture_blobs(path)  # wrapped keys stay as they were
+        assert replaced and [b for b in replaced if b in raw] == []
 
     async with engine.connect() as connection:
         cases = {c.short_id: c for c in (await connection.execute(select(Case))).all()}
@@ -212,3 +233,29 @@ async def test_a_database_from_before_is_converted_and_keeps_working(
         await ben.assert_no_message(0.5)
     finally:
         await bot.stop()
+
+
+async def test_pages_freed_before_secure_delete_are_wiped_by_the_migration(
+    pre_issue_database: str, tmp_path: Path
+) -> None:
+    """A database whose rows were deleted while secure_delete was off keeps them in free
+    pages; the keyed migration rewrites the file once (VACUUM) so that none survives."""
+    if not pre_issue_database.startswith("sqlite"):
+        pytest.skip("reads the SQLite file directly")
+    path = Path(pre_issue_database.removeprefix("sqlite+aiosqlite:///"))
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA secure_delete=OFF")
+    deleted = {os.urandom(2000) for _ in range(200)}  # what an old version once stored
+    connection.execute("CREATE TABLE old_rows (value BLOB)")
+    connection.executemany("INSERT INTO old_rows VALUES (?)", [(v,) for v in deleted])
+    connection.commit()
+    connection.execute("DROP TABLE old_rows")
+    connection.commit()
+    connection.close()
+    assert any(value in path.read_bytes() for value in deleted), "left in free pages"
+    result = await asyncio.to_thread(
+        confide, ["migrate"], cli_env(tmp_path, pre_issue_database, fixture_keys())
+    )
+    assert result.returncode == 0, result.stderr
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert [value for value in deleted if value in raw] == []
