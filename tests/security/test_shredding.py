@@ -107,11 +107,14 @@ async def test_withdrawal_leaves_no_byte_of_the_case_in_the_sqlite_files(
         return [value for value in removed if value in raw]
 
     assert leftovers() == [], "while the bot runs"
-    await emulator.wait_until(lambda: True, timeout=1)
-    async with engine.connect() as connection:
-        # Delivered messages are deleted, not kept; none about the case is waiting.
-        count = select(func.count()).select_from(OutboxMessage)
-        assert (await connection.execute(count)).scalar() == 0
+
+    async def outbox_empty() -> bool:
+        async with engine.connect() as connection:
+            count = select(func.count()).select_from(OutboxMessage)
+            return (await connection.execute(count)).scalar() == 0
+
+    # Delivered messages are deleted, not kept (the withdrawal notice goes once sent).
+    await emulator.wait_until(outbox_empty, timeout=WAIT)
     assert case.wrapped_key is None
     await bot.stop()
     assert leftovers() == [], "after the bot stopped"
