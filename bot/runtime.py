@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +19,7 @@ from bot.intake.questionnaire import load_questionnaire
 from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
-from bot.services.keys import KeyWatch, check_keys
+from bot.services.keys import WATCH_SECONDS, KeyWatch, check_keys
 from bot.services.outbox import Outbox
 from bot.store.database import (
     create_engine,
@@ -36,6 +36,7 @@ from bot.telegram.sender import OutboxSender
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
 ANCHOR_EVERY = timedelta(hours=1)
+STOP_GRACE_SECONDS = 5.0
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -119,15 +120,25 @@ async def serve(
                 timeout=settings.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
             )
-            janitor = Janitor(service.case_views, application.bot, settings.deadline_scan_seconds)
-            background = [
-                asyncio.create_task(_prune_forever(service, settings)),
-                asyncio.create_task(sender.run(stop)),
-                asyncio.create_task(_watch_deadlines(watch, settings.deadline_scan_seconds)),
-                asyncio.create_task(key_watch.run(stop, settings.deadline_scan_seconds)),
-                asyncio.create_task(janitor.run(stop)),
-                asyncio.create_task(_anchor_forever(sessions)),
+            janitor = Janitor(service.case_views, application.bot)
+            max_age = timedelta(hours=settings.draft_max_age_hours)
+            scan = settings.deadline_scan_seconds
+            chores = [
+                sender.run(stop),
+                periodically("deadline_scan", scan, stop, watch.scan),
+                periodically("key_watch", min(scan, WATCH_SECONDS), stop, key_watch.tick),
+                periodically("case_view_sweep", scan, stop, janitor.sweep),
+                periodically(
+                    "prune", PRUNE_EVERY.total_seconds(), stop, lambda: service.prune_chats(max_age)
+                ),
+                periodically(
+                    "audit_anchor",
+                    ANCHOR_EVERY.total_seconds(),
+                    stop,
+                    lambda: _log_anchor(sessions),
+                ),
             ]
+            background = [asyncio.create_task(chore) for chore in chores]
             # What start-up built lives as long as the process: keep it out of every
             # garbage collection from now on.
             gc.collect()
@@ -139,7 +150,11 @@ async def serve(
             log.info("event=stopping")
             await application.updater.stop()
             await application.stop()
-            for task in background:
+            sender.poke()  # wakes it to see the stop
+            # Chores finish what they are doing (a transaction is never cut in half), then
+            # see the stop; one that does not within the grace period is cancelled.
+            _, late = await asyncio.wait(background, timeout=STOP_GRACE_SECONDS)
+            for task in late:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -150,32 +165,22 @@ async def serve(
     log.info("event=stopped")
 
 
-async def _watch_deadlines(watch: DeadlineWatch, every_seconds: float) -> None:
-    while True:
+async def periodically(
+    name: str, every_seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[object]]
+) -> None:
+    """Run `work` now and then every `every_seconds` until `stop`; a failure is logged (by
+    its kind only) and the next round tries again."""
+    while not stop.is_set():
         try:
-            await watch.scan()
-        except Exception as error:  # keep the clock running; the next scan catches up
-            log.error("event=deadline_scan_failed error=%s", type(error).__name__)
-        await asyncio.sleep(every_seconds)
+            await work()
+        except Exception as error:
+            log.error("event=%s_failed error=%s", name, type(error).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
 
 
-async def _anchor_forever(sessions: Sessions) -> None:
+async def _log_anchor(sessions: Sessions) -> None:
     """The audit log's head in the log, every hour: kept with the logs, outside the database,
     it catches an older copy of the database restored over this one (docs/security.md)."""
-    while True:
-        try:
-            async with sessions.begin() as session:
-                log.info("event=audit_anchor anchor=%s", await audit.anchor(session))
-        except Exception as error:
-            log.error("event=audit_anchor_failed error=%s", type(error).__name__)
-        await asyncio.sleep(ANCHOR_EVERY.total_seconds())
-
-
-async def _prune_forever(service: ConversationService, settings: Settings) -> None:
-    max_age = timedelta(hours=settings.draft_max_age_hours)
-    while True:
-        try:
-            await service.prune_chats(max_age)
-        except Exception as error:
-            log.error("event=prune_failed error=%s", type(error).__name__)
-        await asyncio.sleep(PRUNE_EVERY.total_seconds())
+    async with sessions.begin() as session:
+        log.info("event=audit_anchor anchor=%s", await audit.anchor(session))

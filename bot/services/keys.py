@@ -11,7 +11,6 @@ the database, so a rotation killed midway resumes where it stopped."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -118,15 +117,6 @@ class KeyWatch:
             self.keyring.reload(fresh)
             self.on_change()
             log.info("event=key_file_reloaded keks=%s", ",".join(map(str, fresh.kek_ids)))
-
-    async def run(self, stop: asyncio.Event, every_seconds: float = WATCH_SECONDS) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception as error:  # the database may be briefly away; keep watching
-                log.error("event=key_watch_failed error=%s", type(error).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(every_seconds, WATCH_SECONDS))
 
     async def leave(self) -> None:
         async with self.sessions.begin() as session:

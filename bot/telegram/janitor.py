@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from telegram import Bot
@@ -15,10 +13,9 @@ log = logging.getLogger(__name__)
 
 
 class Janitor:
-    def __init__(self, views: CaseViews, bot: Bot, every_seconds: float) -> None:
+    def __init__(self, views: CaseViews, bot: Bot) -> None:
         self.views = views
         self.bot = bot
-        self.every_seconds = every_seconds  # the deadline scan's interval: chores share it
 
     async def sweep(self) -> int:
         deleted = 0
@@ -36,12 +33,3 @@ class Janitor:
         if deleted:
             log.info("event=case_views_deleted count=%d", deleted)
         return deleted
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep()
-            except Exception as error:  # keep sweeping; the next round catches up
-                log.error("event=janitor_failed error=%s", type(error).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.every_seconds)
