@@ -93,7 +93,7 @@ async def statuses_of(session: AsyncSession, short_ids: Sequence[str]) -> dict[s
     rows = await session.execute(
         select(Case.short_id, Case.status).where(Case.short_id.in_(list(short_ids)))
     )
-    return {short_id: status for short_id, status in rows.tuples()}
+    return {short_id: status for short_id, status in rows}
 
 
 async def open_cases(
