@@ -24,6 +24,7 @@ from bot.store.database import session_factory
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-TOKEN"
 BOT_USERNAME = "confide_test_bot"
+CONFIDE_TIMEOUT = 300.0  # seconds a `confide` command may take in a test
 
 
 def bot_environment(
@@ -136,6 +137,22 @@ class SubprocessBot:
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             await self.stop(signal.SIGKILL)
+
+
+async def confide(
+    *args: str, env: Mapping[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` as an operator runs it, without blocking the event loop."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", *args],
+        cwd=REPO,
+        env=dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=CONFIDE_TIMEOUT,
+    )
 
 
 async def invite(engine: AsyncEngine, keyring: Keyring, name: str, role: str = "responder") -> str:

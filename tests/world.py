@@ -35,8 +35,10 @@ updates = count(1)
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = T0
+    """A clock the test moves (from T0, or from `start`)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
 
     def __call__(self) -> datetime:
         return self.now

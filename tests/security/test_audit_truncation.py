@@ -3,12 +3,9 @@ an entry in the middle, or rewriting one is caught by `confide audit verify`."""
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
-from harness import REPO
+from harness import confide
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from world import ANN, REPORTER, Clock, cli_env, file_report, send
@@ -19,16 +16,12 @@ from bot.services.protocol import CaseButton, Command
 from bot.store.models import AuditEntry, AuditHead
 
 
-async def verify(database_url: str, keyring: Keyring, tmp_path: Path) -> tuple[int, str]:
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "audit", "verify"],
-        cwd=REPO,
-        env=cli_env(database_url, keyring, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+async def verify(
+    database_url: str, keyring: Keyring, tmp_path: Path, *anchors: str
+) -> tuple[int, str]:
+    arguments = [a for anchor in anchors for a in ("--anchor", anchor)]
+    env = cli_env(database_url, keyring, tmp_path)
+    result = await confide("audit", "verify", *arguments, env=env)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -136,14 +129,7 @@ async def test_an_older_copy_restored_passes_alone_and_fails_against_an_anchor(
         old_head = (await connection.execute(select(AuditHead))).one()
     await send(service, Command("claim", case_id), ANN)
     await send(service, Command("note", f"{case_id} Spoke to the witness."), ANN)
-    anchored = subprocess.run(
-        [sys.executable, "-m", "bot", "audit", "anchor"],
-        cwd=REPO,
-        env=cli_env(database_url, keyring, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    anchored = await confide("audit", "anchor", env=cli_env(database_url, keyring, tmp_path))
     anchor = anchored.stdout.strip()
     assert anchor.split(":")[0].isdigit(), anchored.stdout + anchored.stderr
     # The rollback: entries written since the old copy go, the old head comes back.
@@ -154,14 +140,6 @@ async def test_an_older_copy_restored_passes_alone_and_fails_against_an_anchor(
         )
     code, _ = await verify(database_url, keyring, tmp_path)
     assert code == 0, "without an anchor a consistent older copy cannot be told apart"
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "audit", "verify", "--anchor", anchor],
-        cwd=REPO,
-        env=cli_env(database_url, keyring, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 1
-    assert "an anchor kept outside shows it existed" in result.stderr
+    code, said = await verify(database_url, keyring, tmp_path, anchor)
+    assert code == 1
+    assert "an anchor kept outside shows it existed" in said

@@ -4,7 +4,6 @@ the database taken before the rotation opens nothing with the new key file."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import REPO
+from harness import REPO, confide
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -106,29 +105,13 @@ async def test_rotate_over_10000_records_killed_midway_then_resumed_and_retired(
     midway = await cases(engine)
     assert kek_ids(midway) == {1, 2}, "killed with keys under both KEKs"
 
-    resumed = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "keys", "rotate"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = await confide("keys", "rotate", env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Resuming the rotation to kek.2" in resumed.stdout
     assert "confide keys retire 1" in resumed.stdout
     assert kek_ids(await cases(engine)) == {2}
 
-    retired = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "keys", "retire", "1"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    retired = await confide("keys", "retire", "1", env=env)
     assert retired.returncode == 0, retired.stdout + retired.stderr
     new_keys = Keyring.from_file(key_file)
     assert new_keys.kek_ids == (2,)
@@ -151,14 +134,7 @@ async def test_retire_refuses_a_key_still_in_use(
     key_file = tmp_path / "confide.keys"
     keyring.write_new_file(key_file)
     env = confide_env(tmp_path, database_url, key_file)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "keys", "retire", "1"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = await confide("keys", "retire", "1", env=env)
     assert result.returncode == 2
     assert "kek.1 is the key in use and cannot be retired" in result.stderr
     assert Keyring.from_file(key_file).kek_ids == (1,)
@@ -171,30 +147,14 @@ async def test_rotation_with_keys_in_the_environment_prints_the_new_text_and_wai
     await check_keys(session_factory(engine), keyring)
     env = confide_env(tmp_path, database_url, tmp_path / "absent.keys")
     env["CONFIDE_KEYS"] = keyring.dump()
-    refused = subprocess.run(
-        [sys.executable, "-m", "bot", "keys", "rotate"],
-        cwd=REPO,
-        env=env,
-        input="",  # no confirmation
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = await confide("keys", "rotate", env=env, stdin="")  # no confirmation
     assert refused.returncode == 1
     printed = refused.stdout.split("CONFIDE_KEYS='")[1].split("'")[0]
     rotated = Keyring.parse(printed)
     assert rotated.kek_ids == (1, 2)
     # Installed and confirmed: the rotation resumes and finishes.
     env["CONFIDE_KEYS"] = printed
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "keys", "rotate"],
-        cwd=REPO,
-        env=env,
-        input="\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = await confide("keys", "rotate", env=env, stdin="\n")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Every data key is now wrapped under kek.2" in done.stdout
     async with session_factory(engine).begin() as session:

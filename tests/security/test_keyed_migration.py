@@ -5,13 +5,10 @@ roles, the thread and notes, the withdrawn case, a draft in progress, the audit 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +16,7 @@ from typing import Any
 
 import pytest
 from emulator import BotApiEmulator
-from harness import REPO, InProcessBot, bot_environment
+from harness import REPO, InProcessBot, bot_environment, confide
 from sqlalchemy import Connection, MetaData, Table, select
 from sqlalchemy import types as sqltypes
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -109,17 +106,6 @@ async def pre_issue_database(tmp_path: Path, database_url: str, engine: AsyncEng
     return database_url
 
 
-def confide(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def cli_env(tmp_path: Path, database_url: str, keys: str | None) -> dict[str, str]:
     (tmp_path / "empty.toml").write_text("", encoding="utf-8")
     env = {
@@ -138,9 +124,7 @@ def cli_env(tmp_path: Path, database_url: str, keys: str | None) -> dict[str, st
 async def test_without_its_keys_the_migration_stops_and_changes_nothing(
     pre_issue_database: str, engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    result = await asyncio.to_thread(
-        confide, ["migrate"], cli_env(tmp_path, pre_issue_database, None)
-    )
+    result = await confide("migrate", env=cli_env(tmp_path, pre_issue_database, None))
     assert result.returncode == 2
     assert "needs the keys to convert its data (0004-trust-at-rest)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -159,7 +143,7 @@ async def test_a_database_from_before_is_converted_and_keeps_working(
     keyring = Keyring.parse(keys)
     env = cli_env(tmp_path, pre_issue_database, keys)
     old_blobs = fixture_blobs()
-    result = await asyncio.to_thread(confide, ["migrate"], env)
+    result = await confide("migrate", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not await pending_migrations(engine)
     if pre_issue_database.startswith("sqlite"):
@@ -197,7 +181,7 @@ async def test_a_database_from_before_is_converted_and_keeps_working(
     assert sum(c.draft is not None for c in chats) == 1  # Dora's draft, under its own key
     assert cases[EXPECTED["withdrawn"]["case"]].wrapped_key is None
 
-    verified = await asyncio.to_thread(confide, ["audit", "verify"], env)
+    verified = await confide("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
     # Telegram numbers this bot's updates on from where the old database saw them.
@@ -253,9 +237,7 @@ async def test_pages_freed_before_secure_delete_are_wiped_by_the_migration(
     connection.commit()
     connection.close()
     assert any(value in path.read_bytes() for value in deleted), "left in free pages"
-    result = await asyncio.to_thread(
-        confide, ["migrate"], cli_env(tmp_path, pre_issue_database, fixture_keys())
-    )
+    result = await confide("migrate", env=cli_env(tmp_path, pre_issue_database, fixture_keys()))
     assert result.returncode == 0, result.stderr
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     assert [value for value in deleted if value in raw] == []

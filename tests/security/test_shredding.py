@@ -156,13 +156,7 @@ async def test_case_content_is_protected_and_deleted_from_the_responders_chat(
         encoding="utf-8",
     )
 
-    class Clock:
-        now = datetime.now(UTC)
-
-        def __call__(self) -> datetime:
-            return self.now
-
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))
     bot = InProcessBot(
         bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump()), clock
     )
