@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 
 from bot import logs
 from bot.cli.commands import open_database
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.crypto import Keyring
 from bot.services import keys as key_service
 
@@ -17,25 +19,11 @@ async def rotate(wait_seconds: float, batch: int) -> int:
     engine, sessions, keyring = await open_database()
     bar = _Progress()
 
-    async def install(rotated: Keyring) -> bool:
-        target = max(rotated.kek_ids)
-        if settings.key_material:
-            print("The keys come from CONFIDE_KEYS. Install this new key text there, for every")
-            print("Confide process, and restart them (old and new keys are both in it):")
-            print()
-            print(f"  CONFIDE_KEYS='{rotated.dump_one_line()}'")
-            print()
-            return _confirmed("Press Enter once every process runs with it (Ctrl+C to stop): ")
-        assert settings.key_file is not None
-        rotated.replace_file(settings.key_file)
-        print(f"Added kek.{target} to {settings.key_file}. Back up the key file now.")
-        return True
-
     try:
         target = await key_service.rotate(
             sessions,
             keyring,
-            install,
+            _installer(settings, "with the new key (old and new keys are both in it)"),
             wait_seconds=wait_seconds,
             say=print,
             progress=bar.show,
@@ -60,12 +48,30 @@ async def rotate(wait_seconds: float, batch: int) -> int:
     return 0
 
 
-def _confirmed(prompt: str) -> bool:
-    try:
-        input(prompt)
-    except EOFError:
-        return False
-    return True
+def _installer(settings: Settings, what: str) -> Callable[[Keyring], Awaitable[bool]]:
+    """Puts new key material where the bots read it: the key file, written in one step; or,
+    with keys in CONFIDE_KEYS, the text to install, once the operator confirms it is."""
+
+    async def install(keys: Keyring) -> bool:
+        if settings.key_material:
+            print(f"The keys come from CONFIDE_KEYS. Set it, {what}, for every Confide")
+            print("process, and restart them:")
+            print()
+            print(f"  CONFIDE_KEYS='{keys.dump_one_line()}'")
+            print()
+            try:
+                await asyncio.to_thread(
+                    input, "Press Enter once every process runs with it (Ctrl+C to stop): "
+                )
+            except EOFError:
+                return False
+            return True
+        assert settings.key_file is not None
+        keys.replace_file(settings.key_file)
+        print(f"Wrote {settings.key_file} ({what}). Back up the key file now.")
+        return True
+
+    return install
 
 
 class _Progress:
@@ -96,18 +102,7 @@ async def retire(kek_id: int) -> int:
     logs.configure("WARNING")
     engine, sessions, keyring = await open_database()
 
-    async def install(remaining: Keyring) -> bool:
-        if settings.key_material:
-            print("The keys come from CONFIDE_KEYS. Replace them, for every Confide process,")
-            print(f"with this text (kek.{kek_id} removed), and restart them:")
-            print()
-            print(f"  CONFIDE_KEYS='{remaining.dump_one_line()}'")
-            print()
-            return _confirmed("Press Enter once that is done (Ctrl+C to stop): ")
-        assert settings.key_file is not None
-        remaining.replace_file(settings.key_file)
-        return True
-
+    install = _installer(settings, f"without kek.{kek_id}")
     try:
         if not await key_service.retire(sessions, keyring, kek_id, install):
             print("Not confirmed: nothing was retired.")
