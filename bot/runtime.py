@@ -19,6 +19,7 @@ from bot.intake.questionnaire import load_questionnaire
 from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
+from bot.services.inbox import Inbox
 from bot.services.keys import WATCH_SECONDS, KeyWatch, check_keys
 from bot.services.outbox import Outbox
 from bot.store.database import (
@@ -29,8 +30,13 @@ from bot.store.database import (
     session_factory,
 )
 from bot.store.session import Sessions
-from bot.telegram.app import ALLOWED_UPDATES, attach, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_bot
+from bot.telegram.commands import set_default_commands
+from bot.telegram.dispatch import Dispatcher
+from bot.telegram.handlers import UpdateHandler
 from bot.telegram.janitor import Janitor
+from bot.telegram.polling import Poller
+from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
 
 log = logging.getLogger(__name__)
@@ -80,7 +86,7 @@ async def serve(
     keyring = load_keyring(settings)
     questionnaire = load_questionnaire(settings.questionnaire)
     intake = Intake(questionnaire)
-    token = settings.require_token()
+    settings.require_token()
     engine = create_engine(settings.database_url)
     try:
         await prepare_database(settings, engine, keyring)
@@ -100,37 +106,45 @@ async def serve(
         )
         key_watch.on_change = service.chats.forget
         await key_watch.tick()
-        application = build_application(settings)
-        assert token
-        async with application:
-            renderer = await attach(application, service, catalogue(), questionnaire)
+        bot = build_bot(settings)
+        async with bot:  # getMe: a wrong token stops the start here
+            renderer = Renderer(catalogue(), questionnaire, bot.username)
+            await set_default_commands(bot, catalogue())
+            inbox = Inbox(sessions, keyring, clock)
+            handler = UpdateHandler(service, renderer, bot, inbox)
+            dispatcher = Dispatcher(handler.handle, settings.concurrent_updates)
+            poller = Poller(
+                bot,
+                inbox,
+                dispatcher.submit,
+                timeout=settings.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+            )
             sender = OutboxSender(
                 Outbox(sessions, keyring),
-                application.bot,
+                bot,
                 renderer,
                 retry_base_seconds=settings.outbox_retry_seconds,
                 clock=clock,
             )
             service.on_notify = sender.poke
             watch = DeadlineWatch(sessions, keyring, settings.levels, clock, sender.poke)
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(
-                poll_interval=0,
-                timeout=settings.poll_timeout,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-            janitor = Janitor(service.case_views, application.bot)
+            janitor = Janitor(service.case_views, bot)
             max_age = timedelta(hours=settings.draft_max_age_hours)
             scan = settings.deadline_scan_seconds
+
+            async def prune() -> None:
+                await service.prune_chats(max_age)
+                await inbox.forget_old_ids()
+
+            await poller.resume()
             chores = [
+                poller.run(stop),
                 sender.run(stop),
                 periodically("deadline_scan", scan, stop, watch.scan),
                 periodically("key_watch", min(scan, WATCH_SECONDS), stop, key_watch.tick),
                 periodically("case_view_sweep", scan, stop, janitor.sweep),
-                periodically(
-                    "prune", PRUNE_EVERY.total_seconds(), stop, lambda: service.prune_chats(max_age)
-                ),
+                periodically("prune", PRUNE_EVERY.total_seconds(), stop, prune),
                 periodically(
                     "audit_anchor",
                     ANCHOR_EVERY.total_seconds(),
@@ -148,8 +162,8 @@ async def serve(
                 ready.set()
             await stop.wait()
             log.info("event=stopping")
-            await application.updater.stop()
-            await application.stop()
+            # Updates being handled finish; the rest stay in the inbox for the next start.
+            await dispatcher.stop(STOP_GRACE_SECONDS)
             sender.poke()  # wakes it to see the stop
             # Chores finish what they are doing (a transaction is never cut in half), then
             # see the stop; one that does not within the grace period is cancelled.

@@ -33,7 +33,7 @@ from bot.crypto._aead import (
     seal_blob,
     split_blob,
 )
-from bot.crypto._records import CaseKey, ChatKey, DraftKey, KeyOwner, ResponderKey
+from bot.crypto._records import CaseKey, ChatKey, DraftKey, InboxKey, KeyOwner, ResponderKey
 
 _WRAP_KIND: Final = "wrapped-data-key"
 _KEK_CHECK_KIND: Final = "kek-check"
@@ -365,7 +365,14 @@ class Keyring:
         owner = KeyOwner.RESPONDER.owner(responder_id)
         return ResponderKey(self.unwrap(wrapped, owner), responder_id)
 
-    def rewrap(self, owner: KeyOwner, record_id: uuid.UUID | str, wrapped: bytes) -> bytes:
+    def new_inbox_key(self, update_id: int) -> tuple[InboxKey, bytes]:
+        key = DataKey.generate()
+        return InboxKey(key, update_id), self.wrap(key, KeyOwner.INBOX.owner(update_id))
+
+    def inbox_key(self, update_id: int, wrapped: bytes) -> InboxKey:
+        return InboxKey(self.unwrap(wrapped, KeyOwner.INBOX.owner(update_id)), update_id)
+
+    def rewrap(self, owner: KeyOwner, record_id: uuid.UUID | int | str, wrapped: bytes) -> bytes:
         """Re-encrypt a wrapped data key under the current KEK; field blobs stay as they are."""
         name = owner.owner(record_id)
         return self.wrap(self.unwrap(wrapped, name), name)

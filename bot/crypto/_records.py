@@ -29,8 +29,9 @@ class KeyOwner(StrEnum):
     DRAFT = "drafts"
     CASE = "cases"
     RESPONDER = "responders"
+    INBOX = "inbox"
 
-    def owner(self, record_id: uuid.UUID | str) -> str:
+    def owner(self, record_id: uuid.UUID | int | str) -> str:
         return f"{self.value}:{record_id}"
 
 
@@ -45,7 +46,7 @@ class ReporterLink:
 class _RecordKey:
     __slots__ = ("_id", "_key")
 
-    def __init__(self, key: DataKey, record_id: uuid.UUID | str) -> None:
+    def __init__(self, key: DataKey, record_id: uuid.UUID | int | str) -> None:
         self._key = key
         self._id = str(record_id)
 
@@ -204,3 +205,16 @@ class ResponderKey(_RecordKey):
         return FieldRef(
             "outbox", str(outbox_id), "payload", ("responder", self._id, str(about_case or ""))
         )
+
+
+class InboxKey(_RecordKey):
+    """An update from Telegram waiting to be handled (its content is deleted once it is)."""
+
+    __slots__ = ()
+
+    def seal_update(self, update: dict[str, Any]) -> bytes:
+        return self._seal(update, FieldRef("inbox", self._id, "payload"), MESSAGE_MIN)
+
+    def open_update(self, sealed: bytes | None) -> dict[str, Any]:
+        data: dict[str, Any] = self._open(sealed, FieldRef("inbox", self._id, "payload"))
+        return data

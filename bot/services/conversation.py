@@ -29,7 +29,7 @@ from bot.services.reporter import ReporterTurn
 from bot.services.responder import ResponderTurn, enrol
 from bot.services.turn import ChatState, Mode, Turn
 from bot.store import queries
-from bot.store.chats import ChatRow, ChatStore, StaleChat
+from bot.store.chats import AlreadyHandled, ChatRow, ChatStore, ChatWrite, StaleChat
 from bot.store.database import purge_freed_pages
 from bot.store.models import Chat, Responder
 from bot.store.session import CONFLICTS, Engine, Session, Sessions
@@ -82,10 +82,12 @@ class ConversationService:
         for _ in range(CONFLICT_RETRIES):
             try:
                 return await self._handle_once(incoming, lookup)
+            except AlreadyHandled:
+                log.info("event=update_duplicate")
+                return None
             except (StaleChat, *CONFLICTS):
-                # Another process wrote this chat meanwhile (or created it), or a new case
-                # drew a short id already taken: start over from what is stored; a duplicate
-                # of the other process's update is then recognised and skipped.
+                # Another process wrote this chat or its case meanwhile (or created it), or a
+                # new case drew a short id already taken: start over from what is stored.
                 log.info("event=write_conflict")
                 self.chats.forget(lookup)
         raise RuntimeError("chat kept changing under us")
@@ -95,9 +97,6 @@ class ConversationService:
         stored = await self.chats.find(lookup)
         if stored is None:
             stored = self._new_chat(lookup, now)
-        elif stored.last_update_id is not None and incoming.update_id <= stored.last_update_id:
-            log.info("event=update_duplicate")
-            return None
         try:
             key = self.keyring.chat_key(stored.id, stored.wrapped_key)
         except CryptoError:
@@ -129,19 +128,19 @@ class ConversationService:
                 draft_key=draft_key,
                 draft=draft,
                 language=turn.chosen_language,
-                last_update_id=incoming.update_id,
                 updated_at=now,
                 version=stored.version + 1,
             )
+            write = ChatWrite(row, stored.version, incoming.update_id, now)
             session = turn.opened_session
             if session is not None and session.in_transaction():
                 # The turn read or wrote other rows: the chat is written in that transaction.
-                await self.chats.write(row, stored.version, await session.connection())
+                await self.chats.write(write, await session.connection())
                 await session.commit()
                 self.chats.written(row)
             else:
                 # Only the chat's own row changes (most updates): committed with others'.
-                await self.chats.write(row, stored.version, None)
+                await self.chats.write(write, None)
         finally:
             await turn.close()
         if turn.shredded:
@@ -160,7 +159,7 @@ class ConversationService:
     def _new_chat(self, lookup: bytes, now: datetime) -> ChatRow:
         chat_id = queries.new_id()
         _, wrapped = self.keyring.new_chat_key(chat_id)
-        return ChatRow(chat_id, lookup, wrapped, None, None, None, 0, now, now)
+        return ChatRow(chat_id, lookup, wrapped, None, None, 0, now, now)
 
     def _load_state(self, chat: ChatRow, key: ChatKey, turn: Turn) -> ChatState:
         draft = None

@@ -2,15 +2,20 @@
 when an update has nothing else to store — committed together with other chats' writes.
 
 Most updates only move a reporter on by one question; their whole database work is
-rewriting the chat's sealed state. Reading the row first on every update would double the
-round trips, so the last row read or written is kept per chat (sealed, exactly as stored).
-A write names the version it was based on: if another process (or the draft pruner) wrote
-the row meanwhile, the write changes nothing and raises `StaleChat`, and the caller starts
-again from the stored row. So the cache can be out of date, but never wrong in effect.
+rewriting the chat's sealed state and marking the update handled. Reading the row first on
+every update would double the round trips, so the last row read or written is kept per chat
+(sealed, exactly as stored). A write names the version it was based on: if another process
+(or the pruner) wrote the row meanwhile, the write changes nothing and raises `StaleChat`,
+and the caller starts again from the stored row. So the cache can be out of date, but never
+wrong in effect.
 
-Writes from concurrent updates are committed in one transaction (group commit): one
-commit and one statement round trip for many updates, each still answered only after its
-write is durable."""
+A write also names the update it is the effect of: the update is marked handled in the same
+transaction (bot.store.inbox), and if another process handled it first, the write fails
+with `AlreadyHandled` — an update's effect is applied once.
+
+Writes from concurrent updates are committed in one transaction (group commit): one commit
+and one statement round trip for many updates, each still answered only after its write is
+durable."""
 
 from __future__ import annotations
 
@@ -21,11 +26,13 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, null, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Update
 
+from bot.store.inbox import inbox, mark_handled
 from bot.store.models import Chat
 
 chats: Table = Chat.__table__  # type: ignore[assignment]
@@ -41,7 +48,6 @@ class ChatRow:
     wrapped_key: bytes
     state: bytes | None
     language: str | None
-    last_update_id: int | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -49,8 +55,22 @@ class ChatRow:
     draft: bytes | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ChatWrite:
+    """A chat's new row, the version it was read at, and the update it is the effect of."""
+
+    row: ChatRow
+    based_on: int
+    update_id: int | None
+    at: datetime
+
+
 class StaleChat(Exception):
     """The row changed (or was created) since it was read: start again from the stored one."""
+
+
+class AlreadyHandled(StaleChat):
+    """Another process applied this update first: its effect must not be applied again."""
 
 
 _UPDATE = (
@@ -61,12 +81,16 @@ _UPDATE = (
         draft_key=bindparam("draft_key"),
         draft=bindparam("draft"),
         language=bindparam("language"),
-        last_update_id=bindparam("last_update_id"),
         updated_at=bindparam("updated_at"),
         version=bindparam("version"),
     )
 )
 _INSERT = insert(chats)
+_HANDLED = (
+    update(inbox)
+    .where(inbox.c.id == bindparam("b_id"), inbox.c.payload.is_not(None))
+    .values(payload=null(), wrapped_key=null(), handled_at=bindparam("handled_at"))
+)
 
 
 class ChatStore:
@@ -74,11 +98,11 @@ class ChatStore:
         self.engine = engine
         self.cache_size = cache_size
         self._cache: OrderedDict[bytes, ChatRow] = OrderedDict()
-        self._queue: list[tuple[ChatRow, int, asyncio.Future[None]]] = []
+        self._queue: list[tuple[ChatWrite, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         dialect = engine.dialect
-        self._driver_update = (
-            _DriverUpdate(dialect)
+        self._driver: tuple[_DriverStatement, _DriverStatement] | None = (
+            (_DriverStatement(_UPDATE, dialect), _DriverStatement(_HANDLED, dialect))
             if (dialect.name, dialect.driver) == ("sqlite", "aiosqlite")
             else None
         )
@@ -98,16 +122,16 @@ class ChatStore:
         self._remember(row)
         return row
 
-    async def write(self, row: ChatRow, based_on: int, connection: AsyncConnection | None) -> None:
-        """Store `row` (its `version` one above `based_on`, the version it was read at).
+    async def write(self, write: ChatWrite, connection: AsyncConnection | None) -> None:
+        """Store the row (its `version` one above `based_on`) and mark its update handled.
 
         With a connection, inside that transaction, which the caller commits (and then
         calls `written`). Without one, committed now, together with other chats' writes."""
         if connection is not None:
-            await _execute(connection, [(row, based_on)])
+            await _execute(connection, [write])
             return
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((row, based_on, future))
+        self._queue.append((write, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         await future
@@ -131,36 +155,35 @@ class ChatStore:
             try:
                 await self._commit_together(batch)
             except BaseException as error:
-                for _, _, future in batch:
+                for _, future in batch:
                     _settle(future, error)
                 if not isinstance(error, Exception):
                     raise
 
-    async def _commit_together(
-        self, batch: list[tuple[ChatRow, int, asyncio.Future[None]]]
-    ) -> None:
-        writes = [(row, based_on) for row, based_on, _ in batch]
+    async def _commit_together(self, batch: list[tuple[ChatWrite, asyncio.Future[None]]]) -> None:
+        writes = [write for write, _ in batch]
         try:
-            if self._driver_update is not None and all(based_on for _, based_on in writes):
-                await self._driver_update.run(self.engine, [_changes(*w) for w in writes])
+            if self._driver is not None and all(w.based_on for w in writes):
+                await _run_on_driver(self.engine, self._driver, writes)
             else:
                 async with self.engine.begin() as connection:
                     await _execute(connection, writes)
         except StaleChat:
-            # Someone's row changed: one transaction each, so only theirs fails.
-            for row, based_on, future in batch:
+            # Someone's row changed (or update was handled elsewhere): one transaction each,
+            # so only theirs fails.
+            for write, future in batch:
                 try:
                     async with self.engine.begin() as connection:
-                        await _execute(connection, [(row, based_on)])
+                        await _execute(connection, [write])
                 except StaleChat as error:
-                    self.forget(row.lookup)
+                    self.forget(write.row.lookup)
                     _settle(future, error)
                 else:
-                    self._remember(row)
+                    self._remember(write.row)
                     _settle(future)
             return
-        for row, _, future in batch:
-            self._remember(row)
+        for write, future in batch:
+            self._remember(write.row)
             _settle(future)
 
     def _remember(self, row: ChatRow) -> None:
@@ -170,22 +193,26 @@ class ChatStore:
             self._cache.popitem(last=False)
 
 
-async def _execute(connection: AsyncConnection, writes: list[tuple[ChatRow, int]]) -> None:
-    new = [_values(row) for row, based_on in writes if based_on == 0]
-    changed = [_changes(row, based_on) for row, based_on in writes if based_on != 0]
+async def _execute(connection: AsyncConnection, writes: list[ChatWrite]) -> None:
+    new = [_values(w.row) for w in writes if w.based_on == 0]
+    changed = [_changes(w) for w in writes if w.based_on != 0]
     try:
         if new:
             await connection.execute(_INSERT, new)
     except IntegrityError as error:  # another process created this chat meanwhile
         raise StaleChat from error
-    if not changed:
-        return
-    if len(changed) == 1 or not connection.dialect.supports_sane_multi_rowcount:
-        counts = [(await connection.execute(_UPDATE, params)).rowcount for params in changed]
-        if any(count != 1 for count in counts):
+    if changed:
+        if len(changed) == 1 or not connection.dialect.supports_sane_multi_rowcount:
+            counts = [(await connection.execute(_UPDATE, params)).rowcount for params in changed]
+            if any(count != 1 for count in counts):
+                raise StaleChat
+        elif (await connection.execute(_UPDATE, changed)).rowcount != len(changed):
             raise StaleChat
-    elif (await connection.execute(_UPDATE, changed)).rowcount != len(changed):
-        raise StaleChat
+    for write in writes:
+        if write.update_id is not None and not await mark_handled(
+            connection, write.update_id, write.at
+        ):
+            raise AlreadyHandled
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:
@@ -197,50 +224,66 @@ def _settle(future: asyncio.Future[None], error: BaseException | None = None) ->
         future.set_exception(error)
 
 
-def _changes(row: ChatRow, based_on: int) -> dict[str, Any]:
+def _changes(write: ChatWrite) -> dict[str, Any]:
+    row = write.row
     return {
         "b_id": row.id,
-        "b_version": based_on,
+        "b_version": write.based_on,
         "state": row.state,
         "draft_key": row.draft_key,
         "draft": row.draft,
         "language": row.language,
-        "last_update_id": row.last_update_id,
         "updated_at": row.updated_at,
         "version": row.version,
     }
 
 
-class _DriverUpdate:
-    """The UPDATE handed straight to aiosqlite, with SQLAlchemy's own SQL text and value
+class _DriverStatement:
+    """A statement handed straight to aiosqlite, with SQLAlchemy's own SQL text and value
     conversions. Through SQLAlchemy each statement is four round trips to the driver's
-    thread (open cursor, execute, close, commit); here a whole batch is two (executemany,
-    commit) — on a busy event loop each round trip costs about half a millisecond."""
+    thread (open cursor, execute, close, commit); here a whole batch is one executemany —
+    on a busy event loop each round trip costs about half a millisecond."""
 
-    def __init__(self, dialect: Dialect) -> None:
-        compiled = _UPDATE.compile(dialect=dialect)
+    def __init__(self, statement: Update, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.convert = [
             (name, compiled.binds[name].type.bind_processor(dialect))
             for name in compiled.positiontup or ()
         ]
 
-    async def run(self, engine: AsyncEngine, changes: list[dict[str, Any]]) -> None:
-        rows = [
-            tuple(convert(c[name]) if convert else c[name] for name, convert in self.convert)
-            for c in changes
+    def rows(self, params: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            tuple(convert(p[name]) if convert else p[name] for name, convert in self.convert)
+            for p in params
         ]
-        async with engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
-            try:
-                cursor = await driver.executemany(self.sql, rows)
-                if cursor.rowcount != len(rows):
-                    raise StaleChat
-                await driver.commit()
-            except BaseException:
-                await driver.rollback()
-                raise
+
+
+async def _run_on_driver(
+    engine: AsyncEngine,
+    statements: tuple[_DriverStatement, _DriverStatement],
+    writes: list[ChatWrite],
+) -> None:
+    """The chats' UPDATEs and their updates' marks as two executemany and a commit."""
+    chat_update, handled = statements
+    marks = [{"b_id": w.update_id, "handled_at": w.at} for w in writes if w.update_id is not None]
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            cursor = await driver.executemany(
+                chat_update.sql, chat_update.rows([_changes(w) for w in writes])
+            )
+            if cursor.rowcount != len(writes):
+                raise StaleChat
+            if marks:
+                cursor = await driver.executemany(handled.sql, handled.rows(marks))
+                if cursor.rowcount != len(marks):
+                    raise AlreadyHandled
+            await driver.commit()
+        except BaseException:
+            await driver.rollback()
+            raise
 
 
 def _values(row: ChatRow) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -183,7 +186,7 @@ async def migrate(
                 _record(connection, keyed.name)
                 ran_keyed_step = True
 
-    async with engine.begin() as connection:
+    async with _without_foreign_keys(engine) as connection, connection.begin():
         await connection.run_sync(run)
     if ran_keyed_step:
         await vacuum(engine)
@@ -212,8 +215,31 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
     def run(connection: Connection) -> None:
         command.downgrade(_config_on(engine, connection), revision)
 
-    async with engine.begin() as connection:
+    async with _without_foreign_keys(engine) as connection, connection.begin():
         await connection.run_sync(run)
+
+
+@contextlib.asynccontextmanager
+async def _without_foreign_keys(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """SQLite changes a table by copying it to a new one and dropping the old: with foreign
+    keys on, dropping `cases` would delete every message of every case (ON DELETE CASCADE)
+    and dropping `responders` would unclaim every case (SET NULL). So migrations run with
+    them off, and are checked afterwards."""
+    async with engine.connect() as connection:
+        if engine.dialect.name != "sqlite":
+            yield connection
+            return
+        await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        await connection.commit()  # the pragma is ignored inside a transaction
+        try:
+            yield connection
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            await connection.commit()
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} rows pointing nowhere")
+        finally:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            await connection.commit()
 
 
 async def pending_migrations(engine: AsyncEngine) -> bool:

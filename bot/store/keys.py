@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import KeyOwner
-from bot.store.models import Case, Chat, KeyCheck, Replica, Responder
+from bot.store.models import Case, Chat, InboxUpdate, KeyCheck, Replica, Responder
 
 INDEX = "index"
 PENDING, ROTATING, CURRENT, OLD = "pending", "rotating", "current", "old"
@@ -115,6 +115,7 @@ _WRAPPED: dict[KeyOwner, Any] = {
     KeyOwner.DRAFT: Chat.draft_key,
     KeyOwner.CASE: Case.wrapped_key,
     KeyOwner.RESPONDER: Responder.wrapped_key,
+    KeyOwner.INBOX: InboxUpdate.wrapped_key,
 }
 
 

@@ -88,10 +88,8 @@ class Chat(Base):
     `lookup` is a keyed hash of the Telegram chat id, so the row can be found on each update
     without the chat id ever being stored in the clear. A report being written lives apart,
     under a key of its own (`draft_key`, `draft`) that becomes the case's key at submission.
-    `last_update_id` de-duplicates Telegram's updates (a redelivery, or one that reached two
-    replicas) in the same row write as their effect; `version` makes two concurrent writers
-    of one chat detect each other (the rows are read and written by bot.store.chats). Times
-    are kept to the hour."""
+    `version` makes two concurrent writers of one chat detect each other (the rows are read
+    and written by bot.store.chats). Times are kept to the hour."""
 
     __tablename__ = "chats"
 
@@ -102,7 +100,6 @@ class Chat(Base):
     state: Mapped[bytes | None] = mapped_column(LargeBinary)
     draft_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     draft: Mapped[bytes | None] = mapped_column(LargeBinary)
-    last_update_id: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(Timestamp(HOUR))
     updated_at: Mapped[datetime] = mapped_column(Timestamp(HOUR), index=True)
@@ -181,6 +178,11 @@ class Case(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
     submitted_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE), index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+    # Every change of a case is a compare-and-set on this: of two responders who claim at
+    # once, or a withdrawal racing a state change, one wins and the other is told.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own spelling
 
 
 class CaseMessage(Base):
@@ -285,6 +287,22 @@ class ExpiringMessage(Base):
     )
     message_id: Mapped[int] = mapped_column(BigInteger)
     delete_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+
+
+class InboxUpdate(Base):
+    """An update from Telegram, stored (sealed, under a key of its own, without names)
+    before the bot confirms it: a process killed while handling it finds it here again. Once
+    handled, in the same transaction as its effect, its content and key are deleted; the row
+    stays for a day, so that a redelivery of the same update id is recognised and dropped.
+    The id is Telegram's update id: duplicates are found by the ids seen, never by order."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
 class KeyedMigration(Base):

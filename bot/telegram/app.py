@@ -1,17 +1,11 @@
-"""Building the python-telegram-bot Application around the services."""
+"""The Bot API client the bot uses: python-telegram-bot's Bot, on few connections."""
 
 from __future__ import annotations
 
-from telegram.ext import Application, ApplicationBuilder
+from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from bot.config import Settings
-from bot.i18n import Catalogue
-from bot.intake.questionnaire import Questionnaire
-from bot.services.conversation import ConversationService
-from bot.telegram.commands import set_default_commands
-from bot.telegram.handlers import UpdateHandler, register
-from bot.telegram.ordering import PerChatUpdateProcessor
-from bot.telegram.render import Renderer
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # Few connections to the Bot API, kept busy. httpcore checks every idle pooled connection
@@ -20,27 +14,12 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 HTTP_CONNECTIONS = 4
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    return (
-        ApplicationBuilder()
-        .token(settings.require_token())
-        .base_url(settings.base_url)
-        .base_file_url(settings.base_file_url)
-        .connection_pool_size(HTTP_CONNECTIONS)
-        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
-        .build()
+def build_bot(settings: Settings) -> Bot:
+    return Bot(
+        settings.require_token(),
+        base_url=settings.base_url,
+        base_file_url=settings.base_file_url,
+        request=HTTPXRequest(connection_pool_size=HTTP_CONNECTIONS),
+        # Long polling has a connection of its own, so it never waits behind a reply.
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
-
-
-async def attach(
-    application: Application,  # type: ignore[type-arg]
-    service: ConversationService,
-    catalogue: Catalogue,
-    questionnaire: Questionnaire,
-) -> Renderer:
-    """Register the handler and publish the command menu (after `initialize`, which knows
-    the bot's username)."""
-    renderer = Renderer(catalogue, questionnaire, application.bot.username)
-    register(application, UpdateHandler(service, renderer))
-    await set_default_commands(application.bot, catalogue)
-    return renderer

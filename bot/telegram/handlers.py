@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Chat, Message, Update
+from telegram import Bot, Chat, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes
 
 from bot.services.conversation import ConversationService
+from bot.services.inbox import Inbox, StoredUpdate
 from bot.services.protocol import Command, Edited, Incoming, Other, Text
 from bot.telegram import callbacks
 from bot.telegram.commands import set_chat_commands
@@ -32,19 +32,32 @@ MAX_WIPE = 2000
 
 
 class UpdateHandler:
-    def __init__(self, service: ConversationService, renderer: Renderer) -> None:
+    """One stored update: parsed, handed to the service (which marks it handled with its
+    effect), and answered. An update the service does not see is marked handled here."""
+
+    def __init__(
+        self, service: ConversationService, renderer: Renderer, bot: Bot, inbox: Inbox
+    ) -> None:
         self.service = service
         self.renderer = renderer
+        self.bot = bot
+        self.inbox = inbox
 
-    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def handle(self, stored: StoredUpdate) -> None:
+        try:
+            update = Update.de_json(stored.data, self.bot)
+        except Exception as error:  # not in Telegram's shape: say what, never the content
+            log.warning("event=update_unparseable error=%s", type(error).__name__)
+            await self.inbox.done(stored.update_id)
+            return
         chat = update.effective_chat
-        if chat is None:
-            return
-        if chat.type != ChatType.PRIVATE:
-            await self._refuse_group(update, chat, context)
-            return
-        incoming = self.parse(update, chat)
-        if incoming is None:
+        incoming = None
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            incoming = self.parse(update, chat)
+        if chat is None or incoming is None:
+            await self.inbox.done(stored.update_id)
+            if chat is not None and chat.type != ChatType.PRIVATE:
+                await self._refuse_group(update, chat)
             return
         query = update.callback_query
         # Stop the button's spinner while the work is done; the answer follows as a message.
@@ -53,14 +66,15 @@ class UpdateHandler:
             reply = await self.service.handle(incoming)
         except Exception as error:  # any failure still gets a clear answer, without details
             log.error("event=handler_failed error=%s", type(error).__name__)
+            await _quietly_done(self.inbox, stored.update_id)
             language = self.service.language_for(incoming.client_language)
-            await self.deliver(context, chat.id, [self.renderer.error(language)])
+            await self.deliver(chat.id, [self.renderer.error(language)])
             return
         finally:
             if spinner is not None:
                 await spinner
         if reply is not None:
-            await self.deliver(context, chat.id, self.renderer.render(reply.views, reply.language))
+            await self.deliver(chat.id, self.renderer.render(reply.views, reply.language))
 
     def parse(self, update: Update, chat: Chat) -> Incoming | None:
         user = update.effective_user
@@ -90,9 +104,7 @@ class UpdateHandler:
             _message_event(message, self.renderer.bot_username),
         )
 
-    async def _refuse_group(
-        self, update: Update, chat: Chat, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
+    async def _refuse_group(self, update: Update, chat: Chat) -> None:
         """No reports in groups: others would read them. Say so when addressed; else stay quiet."""
         user = update.effective_user
         language = self.service.language_for(user.language_code if user else None)
@@ -107,30 +119,20 @@ class UpdateHandler:
         )
         if addressed:
             log.info("event=group_refused")
-            await self.deliver(context, chat.id, [self.renderer.group_refusal(language)])
+            await self.deliver(chat.id, [self.renderer.group_refusal(language)])
 
-    async def deliver(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, messages: list[Outgoing]
-    ) -> None:
+    async def deliver(self, chat_id: int, messages: list[Outgoing]) -> None:
         confidential: list[int] = []
         for item in messages:
-            await _with_retries(
-                lambda item=item: self._send_one(context, chat_id, item, confidential)
-            )
+            await _with_retries(lambda item=item: self._send_one(chat_id, item, confidential))
         if confidential:
             try:
                 await self.service.case_views.shown(chat_id, confidential)
             except Exception as error:  # the view was shown; only its later deletion is lost
                 log.error("event=case_view_not_recorded error=%s", type(error).__name__)
 
-    async def _send_one(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chat_id: int,
-        item: Outgoing,
-        confidential: list[int],
-    ) -> None:
-        bot = context.bot
+    async def _send_one(self, chat_id: int, item: Outgoing, confidential: list[int]) -> None:
+        bot = self.bot
         match item:
             case Send(text, keyboard, secret):
                 sent = await bot.send_message(
@@ -189,14 +191,15 @@ async def _with_retries(send: object) -> None:
             await asyncio.sleep(0.5 * attempt)
 
 
+async def _quietly_done(inbox: Inbox, update_id: int) -> None:
+    try:
+        await inbox.done(update_id)
+    except Exception as error:  # the database is away: it is handled again at the next start
+        log.error("event=inbox_mark_failed error=%s", type(error).__name__)
+
+
 async def _quietly(call: object) -> None:
     try:
         await call  # type: ignore[misc]
     except TelegramError as error:
         log.info("event=telegram_call_ignored error=%s", type(error).__name__)
-
-
-def register(application: Application, handler: UpdateHandler) -> None:  # type: ignore[type-arg]
-    from telegram.ext import TypeHandler
-
-    application.add_handler(TypeHandler(Update, handler))

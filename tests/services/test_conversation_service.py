@@ -13,6 +13,7 @@ from bot.crypto import Keyring
 from bot.intake.flow import Intake, Pick
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.conversation import ConversationService
+from bot.services.inbox import Inbox
 from bot.services.protocol import (
     Command,
     Event,
@@ -55,7 +56,16 @@ async def send(
     return reply.views
 
 
-async def test_a_redelivered_update_is_handled_once(service: ConversationService) -> None:
+def through_the_inbox(service: ConversationService, keyring: Keyring) -> Inbox:
+    return Inbox(service.sessions, keyring, service.clock)
+
+
+async def test_a_redelivered_update_is_handled_once(
+    service: ConversationService, keyring: Keyring
+) -> None:
+    inbox = through_the_inbox(service, keyring)
+    assert [u.update_id for u in await inbox.store([{"update_id": 10_000}])] == [10_000]
+    assert await inbox.store([{"update_id": 10_000}]) == []  # redelivered: not stored again
     incoming = Incoming(10_000, 77, "en", 1, MenuButton(Menu.REPORT))
     assert await service.handle(incoming) is not None
     assert await service.handle(incoming) is None
@@ -120,10 +130,11 @@ async def test_an_update_handled_by_another_process_is_not_handled_again(
     other = ConversationService(
         session_factory(engine), keyring, Intake(load_questionnaire()), clock=service.clock
     )
+    await through_the_inbox(service, keyring).store([{"update_id": 500}, {"update_id": 501}])
     await service.handle(Incoming(500, 8, "en", 1, MenuButton(Menu.REPORT)))
     redelivered = Incoming(501, 8, "en", 2, Command("start"))
     assert await other.handle(redelivered) is not None
-    # `service` last saw update 500 in its own cache, yet recognises 501 as done.
+    # `service` last saw update 500 in its own cache, yet recognises 501 as done elsewhere.
     assert await service.handle(redelivered) is None
 
 

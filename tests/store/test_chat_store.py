@@ -11,14 +11,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.chats import ChatRow, ChatStore, StaleChat
+from bot.store.chats import ChatRow, ChatStore, ChatWrite, StaleChat
 from bot.store.models import Chat
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
 def new_row(n: int) -> ChatRow:
-    return ChatRow(uuid.uuid4(), bytes([n]) * 32, b"wrapped", None, None, None, 1, T0, T0)
+    return ChatRow(uuid.uuid4(), bytes([n]) * 32, b"wrapped", None, None, 1, T0, T0)
+
+
+def write(row: ChatRow, based_on: int) -> ChatWrite:
+    return ChatWrite(row, based_on, None, T0)
 
 
 async def stored(engine: AsyncEngine) -> dict[bytes, tuple[bytes | None, int]]:
@@ -32,17 +36,17 @@ async def test_concurrent_writes_are_stored_and_a_stale_one_alone_is_refused(
 ) -> None:
     store = ChatStore(migrated)
     rows = [new_row(n) for n in range(3)]
-    await asyncio.gather(*(store.write(row, 0, None) for row in rows))
+    await asyncio.gather(*(store.write(write(row, 0), None) for row in rows))
 
     # Another process moves chat 1 on; this process's copy of it is now out of date.
     elsewhere = ChatStore(migrated)
     behind = await elsewhere.find(rows[1].lookup)
     assert behind is not None
-    await elsewhere.write(replace(behind, state=b"theirs", version=2), 1, None)
+    await elsewhere.write(write(replace(behind, state=b"theirs", version=2), 1), None)
 
     ahead = [replace(row, state=b"mine", version=2) for row in rows]
     results = await asyncio.gather(
-        *(store.write(row, 1, None) for row in ahead), return_exceptions=True
+        *(store.write(write(row, 1), None) for row in ahead), return_exceptions=True
     )
     assert [type(r) for r in results] == [type(None), StaleChat, type(None)]
     assert await stored(migrated) == {
@@ -56,14 +60,14 @@ async def test_concurrent_writes_are_stored_and_a_stale_one_alone_is_refused(
 
 async def test_a_chat_created_twice_is_refused_the_second_time(migrated: AsyncEngine) -> None:
     row = new_row(7)
-    await ChatStore(migrated).write(row, 0, None)
+    await ChatStore(migrated).write(write(row, 0), None)
     with pytest.raises(StaleChat):
-        await ChatStore(migrated).write(replace(row, id=uuid.uuid4()), 0, None)
+        await ChatStore(migrated).write(write(replace(row, id=uuid.uuid4()), 0), None)
 
 
 async def test_rows_are_remembered_up_to_the_cache_size(migrated: AsyncEngine) -> None:
     store = ChatStore(migrated, cache_size=2)
     rows = [new_row(n) for n in range(3)]
     for row in rows:
-        await store.write(row, 0, None)
+        await store.write(write(row, 0), None)
     assert list(store._cache) == [rows[1].lookup, rows[2].lookup]

@@ -1,0 +1,108 @@
+"""Long polling that never loses an update: each batch from getUpdates is stored in the
+inbox (bot.services.inbox) before the next call's offset confirms it to Telegram, and what
+a previous run stored but did not handle is handled first.
+
+python-telegram-bot's Updater confirms a batch as soon as it has fetched it, so whatever is
+in flight when the process is killed would be gone; hence this loop, on PTB's Bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
+from telegram.warnings import PTBUserWarning
+
+from bot.services.inbox import Inbox, StoredUpdate
+from bot.telegram.updates import chat_of, without_names
+
+log = logging.getLogger(__name__)
+BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+# The raw updates are needed (to store each before parsing it: one that does not parse must
+# not block the rest), so getUpdates goes through do_api_request, which PTB discourages.
+warnings.filterwarnings("ignore", message=r".*Bot\.getUpdates.*", category=PTBUserWarning)
+
+
+class Poller:
+    def __init__(
+        self,
+        bot: Bot,
+        inbox: Inbox,
+        submit: Callable[[int | None, StoredUpdate], None],
+        *,
+        timeout: int,
+        allowed_updates: list[str],
+    ) -> None:
+        self.bot = bot
+        self.inbox = inbox
+        self.submit = submit
+        self.timeout = timeout
+        self.allowed_updates = allowed_updates
+        self.offset: int | None = None
+        self._backoff = 0.0
+
+    async def resume(self) -> int:
+        """Hand over what was stored before and not handled; returns how many."""
+        pending = await self.inbox.unhandled()
+        for stored in pending:
+            self.submit(chat_of(stored.data), stored)
+        if pending:
+            log.info("event=inbox_resumed count=%d", len(pending))
+        return len(pending)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            fetch = asyncio.create_task(self._fetch())
+            stopping = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if fetch not in done:
+                fetch.cancel()  # nothing fetched yet: Telegram still holds it
+                break
+            try:
+                updates = fetch.result()
+            except InvalidToken:
+                raise
+            except TelegramError as error:
+                await self._outage(error, stop)
+                continue
+            self._recovered()
+            if updates:
+                await self._take(updates)
+
+    async def _fetch(self) -> list[dict[str, Any]]:
+        result = await self.bot.do_api_request(
+            "getUpdates",
+            api_kwargs={
+                "offset": self.offset,
+                "timeout": self.timeout,
+                "allowed_updates": self.allowed_updates,
+            },
+            read_timeout=self.timeout + 10,
+        )
+        return list(result) if isinstance(result, list) else []
+
+    async def _take(self, updates: list[dict[str, Any]]) -> None:
+        stored = await self.inbox.store([without_names(u) for u in updates])
+        # Only now may the next call confirm them (its offset is past them).
+        self.offset = max(int(u["update_id"]) for u in updates) + 1
+        for item in stored:
+            self.submit(chat_of(item.data), item)
+
+    async def _outage(self, error: TelegramError, stop: asyncio.Event) -> None:
+        """One WARNING when Telegram becomes unreachable, then quiet retries with back-off."""
+        if not self._backoff:
+            log.warning("event=telegram_unreachable error=%s", type(error).__name__)
+        self._backoff = min(BACKOFF_MAX, (self._backoff or BACKOFF_START / 2) * 2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self._backoff)
+
+    def _recovered(self) -> None:
+        if self._backoff:
+            log.info("event=telegram_reachable_again")
+            self._backoff = 0.0
