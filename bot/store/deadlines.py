@@ -34,7 +34,7 @@ async def claim_timers(session: AsyncSession, case: Case, **after: Any) -> bool:
     result = await session.execute(
         update(Case)
         .where(Case.id == case.id, Case.next_timer_at == case.next_timer_at)
-        .values(**after)
+        .values(**after, version=Case.version + 1)  # a turn that read the case must re-read
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1
