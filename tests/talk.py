@@ -43,7 +43,12 @@ async def file_report(
     receipt = await user.next_message(WAIT)
     match = RECEIPT.search(receipt.text)
     assert match, receipt.text
-    await user.next_message(WAIT)  # the offer to delete the conversation
+    offer = await user.next_message(WAIT)  # the offer to delete the conversation
+    if "urgent" in offer.text:
+        await user.next_message(WAIT)
+    # Like a careful reporter: the code is written down, and the bot is told so.
+    thanks = await press(user, "I have saved my code", receipt)
+    assert "Keep the code safe" in thanks.text, user.transcript()
     return match.group()
 
 

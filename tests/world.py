@@ -109,4 +109,5 @@ async def file_report(
             views = await send(service, FlowButton(step.rev, Action(ActionName.SKIP)), chat_id)
     views = await send(service, FlowButton(step.rev, Action(ActionName.SUBMIT)), chat_id)
     (receipt,) = [v for v in views if isinstance(v, ShowReceipt)]
+    await send(service, MenuButton(Menu.SAVED), chat_id)  # the code is written down
     return receipt.short_id

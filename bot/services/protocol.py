@@ -50,6 +50,7 @@ class Menu(StrEnum):
     CONTINUE = "continue"
     START_OVER = "over"
     WIPE = "wipe"
+    SAVED = "saved"  # the reporter saved their receipt code
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,14 @@ class ShowStep:
 
 @dataclass(frozen=True)
 class ShowReceipt:
+    """The receipt code, shown at submission and again until the reporter says they saved
+    it. `readers`: how many people were told of the report (none: the report waits)."""
+
     code: str
     short_id: str
     urgent: bool
+    readers: int = 1
+    again: bool = False
 
 
 @dataclass(frozen=True)

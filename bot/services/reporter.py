@@ -87,6 +87,25 @@ class ReporterTurn:
         self.state = turn.state
 
     async def run(self) -> list[View]:
+        views = await self._respond()
+        receipt = self.state.pending_receipt
+        if receipt is not None and not any(isinstance(v, ShowReceipt) for v in views):
+            # Until the reporter says they saved it, the code comes back: a receipt lost on
+            # the way (Telegram failing, the bot killed after the report was stored) is
+            # never lost for good.
+            views = [
+                ShowReceipt(
+                    receipt["code"],
+                    receipt["case"],
+                    bool(receipt.get("urgent")),
+                    int(receipt.get("readers", 1)),
+                    again=True,
+                ),
+                *views,
+            ]
+        return views
+
+    async def _respond(self) -> list[View]:
         event = self.turn.incoming.event
         match event:
             case Command(name, argument):
@@ -177,6 +196,9 @@ class ReporterTurn:
             return self._ask_receipt()
         if item is Menu.PRIVACY:
             return [self._privacy(), *self._current()]
+        if item is Menu.SAVED:
+            self.state.pending_receipt = None
+            return [Say("receipt_saved")]
         # WIPE
         first, last = self.state.first_message_id, self.turn.incoming.message_id
         if not self.state.wipe_allowed or first is None or last is None:
@@ -223,14 +245,21 @@ class ReporterTurn:
             log.info("event=draft_discarded")
             return [Say("discarded")]
         if isinstance(step.outcome, Submitted):
-            case, code = await self._create_case(step.outcome)
-            # The draft goes; what remains is only the right to wipe the conversation.
+            case, code, readers = await self._create_case(step.outcome)
+            # The draft goes; what remains is the receipt until it is saved, and the right
+            # to wipe the conversation.
             self.state.mode, self.state.draft, self.state.wipe_allowed = Mode.IDLE, None, True
-            return [ShowReceipt(code, case.short_id, case.urgent)]
+            self.state.pending_receipt = {
+                "code": code,
+                "case": case.short_id,
+                "urgent": case.urgent,
+                "readers": readers,
+            }
+            return [ShowReceipt(code, case.short_id, case.urgent, readers)]
         self.state.draft = step.draft
         return [ShowStep(step, step.draft.rev, self.turn.incoming.message_id)]
 
-    async def _create_case(self, submitted: Submitted) -> tuple[Case, str]:
+    async def _create_case(self, submitted: Submitted) -> tuple[Case, str, int]:
         turn, session, now = self.turn, self.turn.session, self.turn.now
         code = new_receipt_code()
         case = Case(
@@ -286,7 +315,7 @@ class ReporterTurn:
             submitted.link,
             alerted,
         )
-        return case, code
+        return case, code, alerted
 
     # -- checking a case -------------------------------------------------------------------
 

@@ -49,6 +49,9 @@ class ChatState:
     code_failures: list[str] = field(default_factory=list)  # ISO times of wrong codes
     # Cases sent from this chat that tell it of replies: the row is kept while one is open.
     linked: list[str] = field(default_factory=list)
+    # The receipt of the report just sent, shown again until the reporter says they saved
+    # it: {"code", "case", "urgent", "readers"}. Then it is forgotten.
+    pending_receipt: dict[str, Any] | None = None
 
     def worth_keeping(self) -> bool:
         return bool(
@@ -58,6 +61,7 @@ class ChatState:
             or self.case_session
             or self.code_failures
             or self.linked
+            or self.pending_receipt
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +74,7 @@ class ChatState:
             "session": self.case_session,
             "failures": self.code_failures,
             "linked": self.linked,
+            "receipt": self.pending_receipt,
         }
 
     @classmethod
@@ -83,6 +88,7 @@ class ChatState:
             case_session=data.get("session"),
             code_failures=list(data.get("failures", [])),
             linked=list(data.get("linked", [])),
+            pending_receipt=data.get("receipt"),
         )
 
 

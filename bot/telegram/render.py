@@ -142,8 +142,8 @@ class _Page:
                 return [self.menu(resume)]
             case ShowStep():
                 return self.step(view)
-            case ShowReceipt(code, short_id, urgent):
-                return self.receipt(code, short_id, urgent)
+            case ShowReceipt():
+                return self.receipt(view)
             case ShowCase():
                 return [self.case(view)]
             case ShowLanguages():
@@ -221,9 +221,15 @@ class _Page:
             ),
         )
 
-    def receipt(self, code: str, short_id: str, urgent: bool) -> list[Outgoing]:
-        out: list[Outgoing] = [Send(self.t("submitted", code=code, case=short_id))]
-        if urgent:
+    def receipt(self, view: ShowReceipt) -> list[Outgoing]:
+        saved = InlineKeyboardMarkup([[self.button("btn_saved_code", callbacks.menu(Menu.SAVED))]])
+        if view.again:
+            return [Send(self.t("receipt_again", code=view.code, case=view.short_id), saved)]
+        text = self.t("submitted", code=view.code, case=view.short_id)
+        if not view.readers:  # never "responders were alerted" when none was
+            text += "\n\n" + self.t("nobody_to_read_yet")
+        out: list[Outgoing] = [Send(text, saved)]
+        if view.urgent:
             out.append(Send(self.t("urgent_submitted")))
         out.append(
             Send(

@@ -91,9 +91,11 @@ async def test_full_report_from_start_to_receipt(
     receipt = await alice.next_message()
     code = RECEIPT.search(receipt.text)
     assert code, receipt.text
-    assert "only this once" in receipt.text
+    assert "until then I show it to you again here" in receipt.text  # issue 10: not "only once"
     offer = await alice.next_message()
     assert has_button(offer, "Delete this conversation")
+    await alice.click("I have saved my code", message=receipt)  # until then it comes back
+    await alice.next_message()
 
     async with engine.connect() as connection:
         case = (await connection.execute(select(Case))).one()

@@ -5,6 +5,7 @@ applies nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from emulator import BotApiEmulator
 from harness import InProcessBot, SubprocessBot, enrol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from talk import WAIT, case_id_in, file_report, say
+from talk import RECEIPT, WAIT, case_id_in, file_report, say
 from world import Clock
 
 from bot.crypto import Keyring
@@ -96,3 +97,40 @@ async def test_a_bot_killed_with_updates_in_flight_handles_each_exactly_once(
     key = keyring.case_key(case.id, case.wrapped_key)
     texts = sorted(key.open_note(r.id, r.responder_id, r.body) for r in rows)
     assert texts == [f"note-{n:02d}" for n in range(NOTES)]  # none lost, none twice
+
+
+async def test_a_receipt_that_never_arrived_is_shown_again_until_saved(
+    emulator: BotApiEmulator, bot: InProcessBot
+) -> None:
+    una = emulator.new_user(first_name="Una", language_code="en")
+    await say(una, "/start")
+    await una.click("Make a report")
+    await una.next_message(WAIT)
+    await una.click("Verbal harassment")
+    shown = await una.next_message(WAIT)
+    while "Please check your report" not in shown.text:
+        await una.click("Skip")
+        shown = await una.next_message(WAIT)
+    # Telegram fails every message for a while: the receipt never reaches the phone.
+    emulator.fail("sendMessage", status=502, times=1000)
+    await una.click("don't link this chat")
+    await emulator.wait_until(lambda: emulator.failures_served >= 4, timeout=WAIT)
+    await asyncio.sleep(0.5)
+    emulator.clear_failures()
+    assert not any(RECEIPT.search(m.text) for m in una.messages)
+
+    await bot.restart()  # and the bot restarts meanwhile
+    una.skip_pending()
+    assert not any(RECEIPT.search(m.text) for m in una.messages)
+    again = await say(una, "/start")
+    code = RECEIPT.search(again.text)
+    assert code and "in case you have not saved it yet" in again.text
+    await una.next_message(WAIT)  # the menu
+    assert RECEIPT.search((await say(una, "/help")).text), "shown again until saved"
+    await una.next_message(WAIT)
+    await una.click("I have saved my code", message=again)
+    assert "Keep the code safe" in (await una.next_message(WAIT)).text
+    assert not RECEIPT.search((await say(una, "/help")).text)
+    # The code works.
+    checked = await say(emulator.new_user(first_name="Una-2"), f"/status {code.group()}")
+    assert "received" in checked.text
