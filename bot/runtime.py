@@ -42,6 +42,7 @@ from bot.telegram.sender import OutboxSender
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
 ANCHOR_EVERY = timedelta(hours=1)
+STAFFING_EVERY = timedelta(hours=1)  # the warning while no responder is enrolled
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -142,6 +143,9 @@ async def serve(
                 poller.run(stop),
                 sender.run(stop),
                 periodically("deadline_scan", scan, stop, watch.scan),
+                periodically(
+                    "staffing", STAFFING_EVERY.total_seconds(), stop, watch.check_staffing
+                ),
                 periodically("key_watch", min(scan, WATCH_SECONDS), stop, key_watch.tick),
                 periodically("case_view_sweep", scan, stop, janitor.sweep),
                 periodically("prune", PRUNE_EVERY.total_seconds(), stop, prune),

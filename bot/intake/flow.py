@@ -146,6 +146,7 @@ class NoticeKind(StrEnum):
     UNSUPPORTED = "unsupported"
     FIRST_QUESTION = "first_question"
     CHOICE_NOTE = "choice_note"
+    KEEP_A_READER = "keep_a_reader"  # excluding everyone would leave nobody to read it
 
 
 @dataclass(frozen=True)
@@ -319,6 +320,10 @@ class Intake:
                 chosen = self._selection(draft, question)
                 if not chosen:
                     return self._show(draft, Notice(NoticeKind.PICK_ONE))
+                if question.id == EXCLUSION_QUESTION and set(chosen) >= {
+                    c.id for c in question.choices
+                }:
+                    return self._show(draft, Notice(NoticeKind.KEEP_A_READER))
                 ordered = [c.id for c in question.choices if c.id in chosen]
                 return self._answer(draft, question, ordered)
             case Action(ActionName.SKIP):

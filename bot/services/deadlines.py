@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bot.cases.lifecycle import OPEN_STATES, State
+from bot.cases.readers import Occasion
 from bot.cases.sla import Due, ServiceLevels, Timers, due
 from bot.crypto import Keyring
 from bot.services import audit, outbox, people
 from bot.services.cases import CaseVault
 from bot.services.outbox import URGENT, Notification
 from bot.store import deadlines as clock
+from bot.store import queries
 from bot.store.models import Case, Responder
 from bot.store.session import Session, Sessions
 
@@ -108,35 +110,42 @@ class DeadlineWatch:
             self.on_notify()
         return fired_total
 
+    async def check_staffing(self) -> int:
+        """Warn while nobody can act on reports (no active responder): reports are kept and
+        wait, and the operator must know. Returns how many active responders there are."""
+        async with self.sessions.begin() as session:
+            staff = await people.active_responders(session, self.keyring)
+            if staff:
+                return len(staff)
+            waiting = await queries.open_cases(session, [s.value for s in OPEN_STATES])
+        log.warning(
+            "event=no_active_responder waiting_cases=%d hint=run `confide invite --role admin`",
+            len(waiting),
+        )
+        return 0
+
     async def _fire(self, session: Session, case: Case, what: Due, now: datetime) -> None:
         await audit.record(session, self.keyring, case.id, "system", "system", what.value, now)
         staff = await people.active_responders(session, self.keyring)
         excluded = self.vault.excluded(case, staff)
-        admins = [p for p in staff if p.role == "admin"]
-        handlers = [p for p in staff if p.id not in excluded]
+
+        def told(occasion: Occasion) -> list[Responder]:
+            return people.told(occasion, staff, excluded, case.claimed_by)
+
         buttons = (
             ("btn_claim", f"R|claim|{case.short_id}"),
             ("btn_open", f"R|open|{case.short_id}"),
         )
         params = {"case": case.short_id}
         if what is Due.REPEAT_URGENT:
-            self._tell(
-                session, case, {*handlers, *admins}, "alert_urgent_repeat", buttons, now, URGENT
-            )
+            recipients = told(Occasion.NEW_CASE)
+            self._tell(session, case, recipients, "alert_urgent_repeat", buttons, now, URGENT)
         elif what in (Due.REMIND_CLAIM, Due.REMIND_REPLY):
-            claimer = [p for p in handlers if p.id == case.claimed_by]
-            self._tell(
-                session,
-                case,
-                claimer or handlers or admins,
-                f"reminder_{what.value[7:]}",
-                buttons,
-                now,
-            )
+            recipients = told(Occasion.REMINDER)
+            self._tell(session, case, recipients, f"reminder_{what.value[7:]}", buttons, now)
         else:
-            self._tell(
-                session, case, admins or handlers, f"escalated_{what.value[9:]}", buttons, now
-            )
+            recipients = told(Occasion.ESCALATION)
+            self._tell(session, case, recipients, f"escalated_{what.value[9:]}", buttons, now)
             reporter = self.vault.reporter(case)
             if reporter is not None:
                 outbox.to_reporter(

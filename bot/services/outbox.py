@@ -74,6 +74,19 @@ class Delivery:
     attempts: int
 
 
+def new_case_alert(case: Case, language: str) -> Notification:
+    """A case for responders to take on: its id and two buttons, never its content."""
+    return Notification(
+        "alert_urgent_case" if case.urgent else "alert_new_case",
+        language,
+        {"case": case.short_id},
+        (
+            ("btn_claim", f"R|claim|{case.short_id}"),
+            ("btn_open", f"R|open|{case.short_id}"),
+        ),
+    )
+
+
 def retry_delay(attempts: int, base: float, retry_after: float | None = None) -> timedelta:
     """Exponential back-off from `base` seconds, capped; Telegram's RetryAfter wins if longer."""
     delay = timedelta(seconds=base * 2 ** max(0, attempts - 1))

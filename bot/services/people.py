@@ -9,6 +9,8 @@ import logging
 import uuid
 from datetime import datetime
 
+from bot.cases import readers
+from bot.cases.readers import Occasion
 from bot.crypto import Keyring
 from bot.store import queries
 from bot.store.models import Invite, Responder
@@ -119,6 +121,26 @@ def new_responder(
     person.language, person.enrolled_at, person.revoked_at = language, now, None
     seal_responder(keyring, person)
     return person
+
+
+def told(
+    occasion: Occasion,
+    staff: list[Responder],
+    excluded: frozenset[uuid.UUID],
+    claimer: uuid.UUID | None,
+) -> list[Responder]:
+    """The responders the policy names (bot.cases.readers), among `staff`."""
+    by_id = {p.id: p for p in staff}
+    chosen = readers.recipients(
+        occasion, [readers.Staff(p.id, p.role == "admin") for p in staff], excluded, claimer
+    )
+    return [by_id[s.id] for s in chosen]
+
+
+def excludes_everyone(staff: list[Responder], excluded: set[uuid.UUID]) -> bool:
+    return readers.excludes_everyone(
+        (readers.Staff(p.id, p.role == "admin") for p in staff), excluded
+    )
 
 
 def chat_of(keyring: Keyring, person: Responder) -> int:

@@ -8,6 +8,7 @@ import uuid
 
 from bot.cases.ids import new_receipt_code, new_short_id, normalize_receipt_code
 from bot.cases.lifecycle import State, can_withdraw
+from bot.cases.readers import Occasion
 from bot.cases.sla import timers_at_submission
 from bot.crypto import CryptoError, ReporterLink
 from bot.i18n import LANGUAGES
@@ -17,9 +18,11 @@ from bot.intake.flow import (
     Action,
     ActionName,
     Discarded,
+    Draft,
     Input,
     Notice,
     NoticeKind,
+    Stage,
     Step,
     Submitted,
     TypedText,
@@ -29,7 +32,7 @@ from bot.services import audit, people
 from bot.services.cases import CaseDestroyed
 from bot.services.deadlines import set_timers
 from bot.services.deadlines import stop as stop_timers
-from bot.services.outbox import URGENT, Notification
+from bot.services.outbox import URGENT, Notification, new_case_alert
 from bot.services.protocol import (
     CaseButton,
     CaseSummary,
@@ -237,8 +240,13 @@ class ReporterTurn:
 
     async def _flow(self, flow_input: Input, rev: int | None = None) -> list[View]:
         assert self.state.draft is not None
-        intake = self.turn.service.intake.for_draft(self.state.draft)
-        step = intake.advance(self.state.draft, flow_input, self.turn.now.date(), rev=rev)
+        draft = self.state.draft
+        intake = self.turn.service.intake.for_draft(draft)
+        if await self._names_everyone(draft, flow_input):
+            step = intake.show(draft)
+            notice = Notice(NoticeKind.KEEP_A_READER)
+            return [ShowStep(Step(step.draft, step.screen, (notice,)), draft.rev, None)]
+        step = intake.advance(draft, flow_input, self.turn.now.date(), rev=rev)
         if isinstance(step.outcome, Discarded):
             self.state.mode, self.state.draft = Mode.IDLE, None
             self.state.first_message_id = None
@@ -258,6 +266,20 @@ class ReporterTurn:
             return [ShowReceipt(code, case.short_id, case.urgent, readers)]
         self.state.draft = step.draft
         return [ShowStep(step, step.draft.rev, self.turn.incoming.message_id)]
+
+    async def _names_everyone(self, draft: Draft, flow_input: Input) -> bool:
+        """Typed names at the exclusion question that match every responder: the case would
+        have nobody to read it (the list form is checked by the intake itself)."""
+        if not (
+            draft.exclusion_typed
+            and draft.stage is Stage.QUESTION
+            and draft.question == EXCLUSION_QUESTION
+            and isinstance(flow_input, TypedText)
+        ):
+            return False
+        staff = await people.active_responders(self.turn.session, self.turn.keyring)
+        matched = names.matching(flow_input.text, ((str(p.id), p.display_name) for p in staff))
+        return people.excludes_everyone(staff, {p.id for p in staff if str(p.id) in matched})
 
     async def _create_case(self, submitted: Submitted) -> tuple[Case, str, int]:
         turn, session, now = self.turn, self.turn.session, self.turn.now
@@ -295,17 +317,10 @@ class ReporterTurn:
         await session.flush()
         await turn.audit(case, "submit")
         alerted = await turn.notify_responders(
-            lambda language: Notification(
-                "alert_urgent_case" if case.urgent else "alert_new_case",
-                language,
-                {"case": case.short_id},
-                (
-                    ("btn_claim", f"R|claim|{case.short_id}"),
-                    ("btn_open", f"R|open|{case.short_id}"),
-                ),
-            ),
-            excluded=frozenset(excluded),
-            about=case,
+            Occasion.NEW_CASE,
+            lambda language: new_case_alert(case, language),
+            case,
+            frozenset(excluded),
             priority=URGENT if case.urgent else 0,
         )
         log.info(
@@ -438,17 +453,16 @@ class ReporterTurn:
             return self._stale()
         case.updated_at = turn.now
         await turn.audit(case, "reporter_message")
-        claimer = await people.responder_by_id(turn.session, turn.keyring, case.claimed_by)
         await turn.notify_responders(
+            Occasion.REPORTER_WROTE,
             lambda language: Notification(
                 "alert_reporter_wrote",
                 language,
                 {"case": case.short_id},
                 (("btn_open", f"R|open|{case.short_id}"),),
             ),
-            only=claimer,
-            excluded=await turn.exclusions(case),
-            about=case,
+            case,
+            await turn.exclusions(case),
         )
         log.info("event=reporter_message case=%s", case.short_id)
         return [Say("reporter_reply_sent", {"case": case.short_id})]
@@ -473,7 +487,6 @@ class ReporterTurn:
 
     async def _withdraw(self, case: Case) -> list[View]:
         turn = self.turn
-        claimer = await people.responder_by_id(turn.session, turn.keyring, case.claimed_by)
         excluded = await turn.exclusions(case)
         await turn.vault.destroy(turn.session, case)
         turn.shredded = True
@@ -486,13 +499,11 @@ class ReporterTurn:
             self.state.compose = None
         await turn.audit(case, "withdraw")
         await turn.notify_responders(
-            lambda language: Notification(
-                "alert_withdrawn",
-                language,
-                {"case": case.short_id},
-            ),
-            only=claimer,
-            excluded=excluded,
+            Occasion.WITHDRAWN,
+            lambda language: Notification("alert_withdrawn", language, {"case": case.short_id}),
+            case,
+            excluded,
+            about=False,  # about a case already shredded: it must still be told
         )
         log.info("event=case_withdrawn case=%s", case.short_id)
         return [Say("withdrawn", {"case": case.short_id})]

@@ -19,6 +19,7 @@ from bot.cases.lifecycle import (
     check_transition,
     parse_state,
 )
+from bot.cases.readers import Occasion
 from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_submission
 from bot.crypto import CryptoError, Keyring
 from bot.services import audit, people
@@ -27,7 +28,7 @@ from bot.services.deadlines import pause as pause_timers
 from bot.services.deadlines import resume as resume_timers
 from bot.services.deadlines import set_timers, timers_of
 from bot.services.deadlines import stop as stop_timers
-from bot.services.outbox import Notification
+from bot.services.outbox import URGENT, Notification, new_case_alert
 from bot.services.protocol import (
     AuditLine,
     Command,
@@ -49,6 +50,7 @@ from bot.store.session import Session
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 8
+WAITING_ALERTS = 20  # a new responder is alerted to this many waiting cases; /queue has all
 MAX_MESSAGE = 3500
 ROLES = ("responder", "admin")
 
@@ -349,8 +351,11 @@ class ResponderTurn:
         late = [
             c
             for c in await queries.open_cases(self.turn.session, [s.value for s in OPEN_STATES])
-            if c.escalated_at is not None
-            or any(t is not None and t <= now for t in (c.claim_due_at, c.reply_due_at))
+            if (
+                c.escalated_at is not None
+                or any(t is not None and t <= now for t in (c.claim_due_at, c.reply_due_at))
+            )
+            and not self.turn.vault.hidden_from(c, self.me)  # an excluded admin sees nothing
         ]
         return ShowQueue(
             "overdue",
@@ -445,11 +450,39 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
         person.display_name, person.role, person.active = invite.display_name, invite.role, True
         person.language, person.enrolled_at, person.revoked_at = turn.language, turn.now, None
         people.seal_responder(turn.keyring, person)
-    log.info("event=responder_enrolled role=%s", invite.role)
+    await turn.session.flush()
+    waiting = await _alert_waiting_cases(turn, person)
+    log.info("event=responder_enrolled role=%s waiting=%d", invite.role, waiting)
     return [
         Say("enrolled", {"name": invite.display_name, "role": invite.role}),
         SetCommands(invite.role),
     ]
+
+
+async def _alert_waiting_cases(turn: Turn, person: Responder) -> int:
+    """Someone new can read reports: every report still waiting for a responder that they
+    may read is brought to them at once, urgent ones first. Returns how many."""
+    staff = await people.active_responders(turn.session, turn.keyring)
+    unclaimed = [
+        c for c in await queries.open_cases(turn.session, [State.NEW.value]) if not c.claimed_by
+    ]
+    theirs = [
+        c
+        for c in sorted(unclaimed, key=lambda c: (not c.urgent, c.submitted_at))
+        if person in people.told(Occasion.NEW_CASE, staff, turn.vault.excluded(c, staff), None)
+    ]
+    for case in theirs[:WAITING_ALERTS]:
+        turn.notify_responder(
+            person, new_case_alert(case, person.language), case, URGENT if case.urgent else 0
+        )
+    if len(theirs) > WAITING_ALERTS:
+        turn.notify_responder(
+            person,
+            Notification(
+                "more_cases_waiting", person.language, {"count": str(len(theirs) - WAITING_ALERTS)}
+            ),
+        )
+    return len(theirs)
 
 
 async def create_invite(

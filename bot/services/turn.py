@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from bot.cases.readers import Occasion
 from bot.crypto import DraftKey, Keyring
 from bot.i18n import Language, pick_language
 from bot.intake.flow import Draft
@@ -163,24 +164,22 @@ class Turn:
 
     async def notify_responders(
         self,
+        occasion: Occasion,
         notification_for: Callable[[str], Notification],
-        only: Responder | None = None,
-        excluded: frozenset[uuid.UUID] = frozenset(),
-        about: Case | None = None,
+        case: Case,
+        excluded: frozenset[uuid.UUID],
         priority: int = 0,
+        about: bool = True,
     ) -> int:
-        """Alert `only`, or every active responder the reporter did not exclude; if that
-        leaves nobody, the admins (a report is never left without a reader)."""
-        if only is not None and only.active:
-            recipients = [only]
-        else:
-            everyone = await people.active_responders(self.session, self.keyring)
-            recipients = [p for p in everyone if p.id not in excluded]
-            if not recipients:
-                recipients = [p for p in everyone if p.role == "admin"]
-        for person in recipients:
-            self.notify_responder(person, notification_for(person.language), about, priority)
-        return len(recipients)
+        """Tell those whom the policy (bot.cases.readers) names for this occasion; returns
+        how many. `about`: whether the message dies with the case if it is shredded first."""
+        staff = await people.active_responders(self.session, self.keyring)
+        chosen = people.told(occasion, staff, excluded, case.claimed_by)
+        for person in chosen:
+            self.notify_responder(
+                person, notification_for(person.language), case if about else None, priority
+            )
+        return len(chosen)
 
     async def audit(self, case: Case, action: str) -> None:
         actor = self.responder
