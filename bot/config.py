@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.cases.limits import Limits
 from bot.cases.sla import ServiceLevels
 
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -42,6 +43,7 @@ class Settings:
     concurrent_updates: int = 16
     case_content_hours: float = 24.0
     exclusion: str = "list"
+    limits: Limits = field(default_factory=Limits)
 
     def has_keys(self) -> bool:
         return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
@@ -82,6 +84,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     intake, logging_ = section("intake"), section("logging")
     outbox, responders = section("outbox"), section("responders")
     service = section("service_levels")
+    limits = section("limits")
 
     def resolve(value: object) -> Path | None:
         if not value:
@@ -117,6 +120,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             urgent_repeat=timedelta(minutes=float(service.get("urgent_repeat_minutes", 15))),
         )
         scan_seconds = float(service.get("scan_seconds", 30))
+        per_chat = Limits(
+            reports_per_day=int(limits.get("reports_per_day", Limits.reports_per_day)),
+            messages_per_hour=int(limits.get("messages_per_hour", Limits.messages_per_hour)),
+        )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if max_age <= 0:
@@ -150,6 +157,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         invite_hours=invite_hours,
         case_content_hours=case_content_hours,
         exclusion=exclusion,
+        limits=per_chat,
         levels=levels,
         deadline_scan_seconds=scan_seconds,
     )

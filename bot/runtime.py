@@ -104,6 +104,7 @@ async def serve(
             levels=settings.levels,
             case_content_hours=settings.case_content_hours,
             exclusion=settings.exclusion,
+            limits=settings.limits,
         )
         key_watch.on_change = service.chats.forget
         await key_watch.tick()

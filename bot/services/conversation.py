@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.cases.lifecycle import OPEN_STATES
+from bot.cases.limits import Limits
 from bot.cases.sla import ServiceLevels
 from bot.crypto import ChatKey, CryptoError, Keyring
 from bot.i18n import Language, pick_language
@@ -57,7 +58,9 @@ class ConversationService:
         levels: ServiceLevels | None = None,
         case_content_hours: float = 24,
         exclusion: str = "list",
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         self.exclusion = exclusion  # how the conflict-of-interest question is asked
         self.levels = levels or ServiceLevels()
         self.sessions = sessions
@@ -147,7 +150,7 @@ class ConversationService:
             await purge_freed_pages(self.engine)
         if turn.notified:
             self.on_notify()
-        return Reply(language=turn.language, views=tuple(views))
+        return Reply(language=turn.language, views=tuple(views), delay=turn.delay)
 
     def language_for(self, client_language: str | None) -> Language:
         return pick_language(None, client_language, self.default_language)

@@ -25,7 +25,9 @@ from bot.store.models import Case, OutboxMessage, Responder
 from bot.store.session import Session, Sessions
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)  # a batch being sent is not picked up by another sender
+# A batch being sent is not picked up by another sender for this long; a sender killed with
+# a batch in hand holds it no longer than that.
+LEASE = timedelta(seconds=10)
 BATCH = 20
 MAX_DELAY = timedelta(minutes=10)
 MAX_ATTEMPTS = 50  # then give up and say so in the log; about a week of retrying

@@ -276,3 +276,5 @@ View = (
 class Reply:
     language: Language
     views: tuple[View, ...]
+    # Seconds to wait before answering: many wrong codes are being tried (bot.cases.throttle).
+    delay: float = 0.0

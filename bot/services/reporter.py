@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 
 from bot.cases.ids import new_receipt_code, new_short_id, normalize_receipt_code
 from bot.cases.lifecycle import State, can_withdraw
@@ -56,7 +57,7 @@ from bot.services.protocol import (
     View,
     Wipe,
 )
-from bot.services.turn import ChatState, Mode, Turn
+from bot.services.turn import Mode, Turn
 from bot.store import queries
 from bot.store.models import Case
 
@@ -173,20 +174,23 @@ class ReporterTurn:
     async def _menu(self, item: Menu) -> list[View]:
         if item is Menu.REPORT:
             if self.state.mode is not Mode.INTAKE or self.state.draft is None:
+                if not self.turn.within_limit("reports"):
+                    limit = self.turn.service.limits.reports_per_day
+                    return [Say("limit_reports", {"limit": limit})]
                 staff = await people.active_responders(self.turn.session, self.turn.keyring)
                 mode = self.turn.service.exclusion if staff else "off"
                 exclusion = tuple((_choice_id(p.id), p.display_name) for p in staff)
                 step = self.turn.service.intake.start(
                     exclusion if mode == "list" else (), typed=mode == "typed"
                 )
-                keep = self.state
-                self.state = self.turn.state = ChatState(
+                # A new draft; what the chat holds about earlier reports and limits stays.
+                self.state = self.turn.state = replace(
+                    self.state,
                     mode=Mode.INTAKE,
                     draft=step.draft,
                     first_message_id=self.turn.incoming.message_id,
-                    case_session=keep.case_session,
-                    code_failures=keep.code_failures,
-                    linked=keep.linked,
+                    wipe_allowed=False,
+                    compose=None,
                 )
             return self._current()
         if item is Menu.CONTINUE:
@@ -369,12 +373,12 @@ class ReporterTurn:
         code = normalize_receipt_code(text)
         if code is None:
             return [Say("not_a_receipt_code")]
+        await turn.code_checked()
         case = await queries.case_by_receipt(turn.session, turn.keyring.receipt_lookup(code))
         if case is None:
-            turn.code_failed()
+            await turn.code_failed()
             log.info("event=receipt_not_found")
             return [Say("case_not_found")]
-        turn.code_succeeded()
         if self.state.mode is Mode.AWAIT_RECEIPT:
             self.state.mode = Mode.IDLE
         self.state.case_session = case.short_id
@@ -447,6 +451,9 @@ class ReporterTurn:
         if case is None or not can_withdraw(State(case.status)):
             return self._stale()
         turn = self.turn
+        if not turn.within_limit("messages"):
+            self.state.compose = {"kind": "reporter_reply", "case": short_id}
+            return [Say("limit_messages", {"limit": turn.service.limits.messages_per_hour})]
         try:
             await turn.vault.add_message(turn.session, case, "reporter", None, text, turn.now)
         except CaseDestroyed:

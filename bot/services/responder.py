@@ -421,22 +421,22 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
         return [paused]
     code = normalize_receipt_code(code_text)
     invite = None
+    await turn.code_checked()
     if code is not None:
         invite = await queries.invite_by_lookup(turn.session, turn.keyring.invite_lookup(code))
         if invite is not None and not people.invite_intact(turn.keyring, invite):
             invite = None
     if invite is None:
-        turn.code_failed()
+        await turn.code_failed()
         log.info("event=enrol_refused reason=unknown")
         return [Say("enrol_bad_code")]
     if invite.used_at is not None:
-        turn.code_failed()
+        await turn.code_failed()
         log.info("event=enrol_refused reason=used")
         return [Say("enrol_used_code")]
     if invite.expires_at <= turn.now:
         log.info("event=enrol_refused reason=expired")
         return [Say("enrol_expired_code")]
-    turn.code_succeeded()
     invite.used_at = turn.now
     people.seal_invite(turn.keyring, invite)
     chat_id = turn.incoming.chat_id

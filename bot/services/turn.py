@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from bot.cases import throttle
+from bot.cases.limits import allowed, counted
 from bot.cases.readers import Occasion
 from bot.crypto import DraftKey, Keyring
 from bot.i18n import Language, pick_language
@@ -18,6 +20,7 @@ from bot.services import audit, outbox, people
 from bot.services.cases import CaseVault
 from bot.services.outbox import Notification
 from bot.services.protocol import Incoming, Say
+from bot.store import guesses
 from bot.store.models import Case, Responder
 from bot.store.session import Session
 
@@ -53,6 +56,8 @@ class ChatState:
     # The receipt of the report just sent, shown again until the reporter says they saved
     # it: {"code", "case", "urgent", "readers"}. Then it is forgotten.
     pending_receipt: dict[str, Any] | None = None
+    # How many reports this chat started today and messages it sent this hour (limits).
+    counters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def worth_keeping(self) -> bool:
         return bool(
@@ -63,6 +68,7 @@ class ChatState:
             or self.code_failures
             or self.linked
             or self.pending_receipt
+            or self.counters
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -76,6 +82,7 @@ class ChatState:
             "failures": self.code_failures,
             "linked": self.linked,
             "receipt": self.pending_receipt,
+            "counters": self.counters,
         }
 
     @classmethod
@@ -90,6 +97,7 @@ class ChatState:
             code_failures=list(data.get("failures", [])),
             linked=list(data.get("linked", [])),
             pending_receipt=data.get("receipt"),
+            counters=dict(data.get("counters", {})),
         )
 
 
@@ -110,6 +118,7 @@ class Turn:
     draft_key: DraftKey | None = None
     draft_sent: bool = False  # the draft's key became a case's key
     shredded: bool = False  # something was destroyed: storage must not keep old copies
+    delay: float = 0.0  # seconds the answer waits (bot.cases.throttle)
 
     @property
     def session(self) -> Session:
@@ -208,8 +217,29 @@ class Turn:
         left = CODE_PAUSE - (self.now - min(recent))
         return Say("too_many_codes", {"minutes": max(1, round(left.total_seconds() / 60))})
 
-    def code_failed(self) -> None:
-        self.state.code_failures.append(self.now.isoformat())
+    async def code_checked(self) -> None:
+        """A code is being checked: while many wrong ones are tried (anywhere), the answer
+        is slowed down — never refused, so that nobody can lock every reporter out."""
+        wrong = await guesses.wrong_since(self.session, self.now - throttle.WINDOW)
+        self.delay = throttle.slowdown(wrong)
 
-    def code_succeeded(self) -> None:
-        self.state.code_failures = []
+    async def code_failed(self) -> None:
+        # A right code does not wipe the wrong ones: guessing between two known codes
+        # must not reset the count.
+        self.state.code_failures.append(self.now.isoformat())
+        await guesses.record_wrong(self.session, self.now)
+
+    def within_limit(self, kind: str) -> bool:
+        """Whether this chat may start one more report ("reports", a day) or send one more
+        message to responders ("messages", an hour); counted if so."""
+        limits = self.service.limits
+        per, limit = (
+            ("day", limits.reports_per_day)
+            if kind == "reports"
+            else ("hour", limits.messages_per_hour)
+        )
+        counter = self.state.counters.get(kind)
+        if not allowed(counter, self.now, per, limit):
+            return False
+        self.state.counters[kind] = counted(counter, self.now, per)
+        return True

@@ -22,11 +22,13 @@ async def add_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[
         return set()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(inbox).on_conflict_do_nothing(index_elements=["id"]).returning(inbox.c.id)
-    new: set[int] = set()
-    for row in rows:  # RETURNING with executemany is not portable; batches are small
-        new.update((await session.execute(statement, row)).scalars())
-    return new
+    statement = (
+        insert(inbox)
+        .values(list(rows))  # one multi-row statement: a batch is one round trip
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(inbox.c.id)
+    )
+    return set((await session.execute(statement)).scalars())
 
 
 async def pending(session: AsyncSession) -> list[InboxUpdate]:

@@ -305,6 +305,17 @@ class InboxUpdate(Base):
     handled_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
 
+class CodeGuesses(Base):
+    """Wrong receipt and enrolment codes, counted per minute across all chats: when many
+    are tried, every answer to a code is slowed down (never refused, so that nobody can
+    lock every reporter out)."""
+
+    __tablename__ = "code_guesses"
+
+    minute: Mapped[datetime] = mapped_column(Timestamp(MINUTE), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class KeyedMigration(Base):
     """A data migration that needed the keys (a change of a sealed format), once applied."""
 

@@ -74,6 +74,8 @@ class UpdateHandler:
             if spinner is not None:
                 await spinner
         if reply is not None:
+            if reply.delay:  # slowed down, after the transaction: nothing is held meanwhile
+                await asyncio.sleep(reply.delay)
             await self.deliver(chat.id, self.renderer.render(reply.views, reply.language))
 
     def parse(self, update: Update, chat: Chat) -> Incoming | None:

@@ -18,7 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.i18n import LANGUAGES
-from bot.services.outbox import Delivery, Outbox, retry_delay
+from bot.services.outbox import LEASE, Delivery, Outbox, retry_delay
 from bot.telegram.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,13 @@ class OutboxSender:
                 await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
 
     async def send_due(self) -> int:
-        deliveries = await self.outbox.lease_due(self.clock())
+        leased_at = self.clock()
+        deliveries = await self.outbox.lease_due(leased_at)
         for delivery in deliveries:
+            if self.clock() - leased_at > LEASE * 0.8:
+                # The lease is running out: what is left goes back to the queue rather than
+                # risk another sender sending it too.
+                break
             await self._send(delivery)
         return len(deliveries)
 

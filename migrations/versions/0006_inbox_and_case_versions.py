@@ -29,6 +29,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_inbox_received_at"), ["received_at"], unique=False)
+    op.create_table(
+        "code_guesses",
+        sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("minute", name=op.f("pk_code_guesses")),
+    )
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(
@@ -50,3 +56,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inbox_received_at"))
 
     op.drop_table("inbox")
+    op.drop_table("code_guesses")
