@@ -1,10 +1,14 @@
 """Logging that cannot leak: our own loggers name events and case ids only, and the
 libraries that would log request URLs (with the bot token) or update payloads are held at
-WARNING whatever level the operator picks."""
+WARNING whatever level the operator picks. Whatever still gets through is filtered: the
+token is replaced wherever it appears (in a message, its arguments or a traceback), and
+python-telegram-bot's report of an update it could not parse, which quotes the whole update
+(names, ids, texts), loses the quote."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 CHATTY_LIBRARIES = (
     "httpx",
@@ -15,13 +19,39 @@ CHATTY_LIBRARIES = (
     "asyncpg",
     "alembic",
 )
+WITHHELD = "(withheld: it would show an update's content)"
+_PAYLOAD_MARKERS = ("Received data was", "Update(", "update_id")
 
 
-def configure(level: str = "INFO") -> None:
+class Redactor(logging.Filter):
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.name.startswith("telegram") and any(m in message for m in _PAYLOAD_MARKERS):
+            message = f"{record.name}: {message.split(':', 1)[0][:80]} {WITHHELD}"
+            record.exc_info, record.exc_text = None, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None
+        for secret in self.secrets:
+            message = message.replace(secret, "<token>")
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "<token>")
+        record.msg, record.args = message, ()
+        return True
+
+
+def configure(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         force=True,
     )
+    redactor = Redactor(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from telegram.error import InvalidToken
+
 from bot.config import ConfigError
 from bot.crypto import CryptoError
 from bot.intake.questionnaire import QuestionnaireError
@@ -77,4 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         return commands.run()
     except (ConfigError, CryptoError, QuestionnaireError, KeysNeeded, ValueError) as error:
         print(f"confide: {error}", file=sys.stderr)
+        return 2
+    except InvalidToken:  # its message quotes the token: never shown
+        print(
+            "confide: Telegram refused the bot token (wrong, or revoked): get the token from "
+            "@BotFather and set CONFIDE_TELEGRAM_TOKEN.",
+            file=sys.stderr,
+        )
         return 2

@@ -47,7 +47,7 @@ def init() -> int:
 
 def run() -> int:
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, secrets=[settings.token or ""])
     from bot.runtime import serve
 
     async def main_loop() -> None:
