@@ -27,7 +27,11 @@ MALFORMED = {
 
 
 async def test_a_rejected_token_is_one_line_and_never_printed(
-    emulator: BotApiEmulator, keyring: Keyring, tmp_path: Path, database_url: str
+    emulator: BotApiEmulator,
+    keyring: Keyring,
+    tmp_path: Path,
+    database_url: str,
+    migrated: object,
 ) -> None:
     wrong = "987654:THIS-TOKEN-MUST-NOT-BE-PRINTED"
     env = bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump())

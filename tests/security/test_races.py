@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from world import ADA, ANN, BEN, REPORTER, Clock, file_report
 
+from bot.cases.limits import Limits
 from bot.crypto import Keyring
 from bot.services.conversation import ConversationService
 from bot.store.models import AuditEntry, Case, CaseMessage, OutboxMessage
@@ -62,6 +63,7 @@ async def race(
 
 
 async def cases_filed(service: ConversationService, count: int) -> list[str]:
+    service.limits = Limits(reports_per_day=count)  # one reporter files them all
     return [await file_report(service) for _ in range(count)]
 
 
