@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.cases.limits import Limits
 from bot.cases.sla import ServiceLevels
+from bot.i18n import DEFAULT, catalogue
 
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -44,6 +45,7 @@ class Settings:
     case_content_hours: float = 24.0
     exclusion: str = "list"
     limits: Limits = field(default_factory=Limits)
+    languages_dir: Path | None = None  # languages beyond those shipped
 
     def has_keys(self) -> bool:
         return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
@@ -84,6 +86,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     intake, logging_ = section("intake"), section("logging")
     outbox, responders = section("outbox"), section("responders")
     service = section("service_levels")
+    i18n = section("i18n")
     limits = section("limits")
 
     def resolve(value: object) -> Path | None:
@@ -103,9 +106,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"{path}: intake.exclusion must be one of {', '.join(EXCLUSION_MODES)}, "
             f"not {exclusion!r}."
         )
-    language = str(intake.get("default_language", "en"))
-    if language not in ("en", "zh"):
-        raise ConfigError(f'{path}: intake.default_language must be "en" or "zh".')
+    languages_dir = resolve(i18n.get("languages_dir"))
+    if languages_dir is not None and not languages_dir.is_dir():
+        raise ConfigError(f"{path}: i18n.languages_dir names {languages_dir}, not a folder.")
+    known = (*catalogue().languages, *(p.stem for p in _language_files(languages_dir)))
+    language = str(intake.get("default_language", DEFAULT))
+    if language not in known:
+        raise ConfigError(
+            f"{path}: intake.default_language must be one of {', '.join(known)}, not {language!r}."
+        )
     try:
         max_age = float(intake.get("draft_max_age_hours", 72))
         poll_timeout = int(telegram.get("poll_timeout", 30))
@@ -152,6 +161,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         questionnaire=resolve(intake.get("questionnaire")),
         draft_max_age_hours=max_age,
         default_language=language,
+        languages_dir=languages_dir,
         log_level=str(env.get("CONFIDE_LOG_LEVEL") or logging_.get("level", "INFO")).upper(),
         outbox_retry_seconds=retry_seconds,
         invite_hours=invite_hours,
@@ -161,6 +171,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         levels=levels,
         deadline_scan_seconds=scan_seconds,
     )
+
+
+def _language_files(folder: Path | None) -> list[Path]:
+    return sorted(folder.glob("*.toml")) if folder is not None else []
 
 
 def _resolve_sqlite_path(url: str, base: Path) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import ConfigError, Settings
 from bot.crypto import KeyConfigError, Keyring
-from bot.i18n import catalogue
+from bot.i18n import add_languages, catalogue
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
 from bot.services import audit
@@ -85,6 +85,8 @@ async def serve(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     keyring = load_keyring(settings)
+    if settings.languages_dir is not None:
+        add_languages(settings.languages_dir)
     questionnaire = load_questionnaire(settings.questionnaire)
     intake = Intake(questionnaire)
     settings.require_token()

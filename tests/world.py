@@ -101,7 +101,7 @@ async def file_report(
         elif question == "exclude" and exclude:
             screen = step.step.screen
             for choice in screen.question.choices:  # type: ignore[union-attr]
-                if choice.label.en in exclude:
+                if choice.label.get("en") in exclude:
                     views = await send(service, FlowButton(step.rev, Toggle(choice.id)), chat_id)
                     (step,) = [v for v in views if isinstance(v, ShowStep)]
             views = await send(service, FlowButton(step.rev, Action(ActionName.DONE)), chat_id)

@@ -14,9 +14,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from bot.i18n import catalogue
+from bot.i18n import DEFAULT, Text, catalogue
 from bot.intake.dates import UNKNOWN, DateError, parse_date_answer
-from bot.intake.questionnaire import Choice, Kind, Question, Questionnaire, Text
+from bot.intake.questionnaire import Choice, Kind, Question, Questionnaire
 
 Answer = str | list[str]
 DATE_SHORTCUTS = ("today", "yesterday", UNKNOWN)
@@ -362,7 +362,7 @@ class Intake:
             # Typing a button's label ("yes", "是") is as good as pressing it.
             folded = text.casefold()
             for choice in question.choices:
-                if folded in (choice.label.en.casefold(), choice.label.zh.casefold()):
+                if folded in {form.casefold() for form in choice.label.forms()}:
                     return self._answer(draft, question, choice.id)
         return self._show(draft, Notice(NoticeKind.USE_BUTTONS))
 
@@ -531,14 +531,14 @@ TYPED_EXCLUSION_MAX = 300
 
 
 def exclusion_question(choices: tuple[tuple[str, str], ...]) -> Question:
-    messages = catalogue().messages
+    texts = catalogue()
     return Question(
         id=EXCLUSION_QUESTION,
         kind=Kind.MULTI,
-        text=Text(**messages["exclusion_question"]),
-        short=Text(**messages["exclusion_short"]),
+        text=texts.text_of("exclusion_question"),
+        short=texts.text_of("exclusion_short"),
         required=False,
-        choices=tuple(Choice(id=cid, label=Text(en=name, zh=name)) for cid, name in choices),
+        choices=tuple(Choice(id=cid, label=Text({DEFAULT: name})) for cid, name in choices),
         max_length=None,
         hint=None,
         when=None,
@@ -548,12 +548,12 @@ def exclusion_question(choices: tuple[tuple[str, str], ...]) -> Question:
 def typed_exclusion_question() -> Question:
     """The same question without showing anyone's name: the reporter types names, which are
     matched against the responders' (bot.intake.names) when the report is sent."""
-    messages = catalogue().messages
+    texts = catalogue()
     return Question(
         id=EXCLUSION_QUESTION,
         kind=Kind.TEXT,
-        text=Text(**messages["exclusion_question_typed"]),
-        short=Text(**messages["exclusion_short"]),
+        text=texts.text_of("exclusion_question_typed"),
+        short=texts.text_of("exclusion_short"),
         required=False,
         choices=(),
         max_length=TYPED_EXCLUSION_MAX,

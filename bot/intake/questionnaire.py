@@ -18,14 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
-from typing import Literal
+
+from bot.i18n import Text, catalogue
 
 __all__ = [
-    "LANGUAGES",
     "Choice",
     "Condition",
     "Kind",
-    "Language",
     "Question",
     "Questionnaire",
     "QuestionnaireError",
@@ -34,8 +33,6 @@ __all__ = [
     "parse_questionnaire",
 ]
 
-Language = Literal["en", "zh"]
-LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
 SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,23}")
@@ -45,30 +42,17 @@ MAX_LENGTH_RANGE = (1, 3500)
 CHOICES_RANGE = (2, 12)
 LABEL_MAX_CHARS = 40
 
-_TEXT_SHAPE = '{ en = "...", zh = "..." }'
 _PACKAGE = "bot.intake"
 _DEFAULT_FILE = "questionnaire.toml"
 
 
+def _text_shape() -> str:
+    """How a text is written: one string per language, e.g. { en = "...", zh = "..." }."""
+    return "{ " + ", ".join(f'{code} = "..."' for code in catalogue().builtin) + " }"
+
+
 class QuestionnaireError(ValueError):
     """A questionnaire file that cannot be used; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class Text:
-    """One string per supported language."""
-
-    en: str
-    zh: str
-
-    def get(self, lang: str) -> str:
-        """The text in ``lang``; English for languages we do not speak.
-
-        Telegram language codes such as ``zh-hans`` or ``zh-CN`` select Chinese.
-        """
-        if lang.lower().replace("_", "-").split("-", 1)[0] == "zh":
-            return self.zh
-        return self.en
 
 
 class Kind(StrEnum):
@@ -91,8 +75,8 @@ class Choice:
 
 
 YES_NO_CHOICES: tuple[Choice, ...] = (
-    Choice("yes", Text(en="Yes", zh="是")),
-    Choice("no", Text(en="No", zh="否")),
+    Choice("yes", catalogue().text_of("choice_yes")),
+    Choice("no", catalogue().text_of("choice_no")),
 )
 
 
@@ -245,11 +229,12 @@ class _Parser:
 
     def text(self, value: object, where: str, max_chars: int | None = None) -> Text:
         table = self.table(value, where)
-        self.check_keys(table, LANGUAGES, where)
+        languages = catalogue()
+        self.check_keys(table, languages.languages, where)
         strings: dict[str, str] = {}
-        for lang in LANGUAGES:
+        for lang in (*languages.builtin, *(k for k in table if k not in languages.builtin)):
             if lang not in table:
-                raise self.fail(where, f"missing the {lang!r} text; expected {_TEXT_SHAPE}")
+                raise self.fail(where, f"missing the {lang!r} text; expected {_text_shape()}")
             string = self.string(table[lang], f"{where}.{lang}").strip()
             if not string:
                 raise self.fail(f"{where}.{lang}", "is empty; expected a non-empty string")
@@ -260,7 +245,7 @@ class _Parser:
                     f"{max_chars} characters to fit on a phone",
                 )
             strings[lang] = string
-        return Text(en=strings["en"], zh=strings["zh"])
+        return Text(strings)
 
     # -- structure
 
@@ -322,7 +307,7 @@ class _Parser:
         required = self.boolean(table.get("required", False), f"{where}.required")
         for name in ("text", "short"):
             if name not in table:
-                raise self.fail(where, f"missing '{name}'; expected {_TEXT_SHAPE}")
+                raise self.fail(where, f"missing '{name}'; expected {_text_shape()}")
         text = self.text(table["text"], f"{where}.text")
         short = self.text(table["short"], f"{where}.short")
         hint = self.text(table["hint"], f"{where}.hint") if "hint" in table else None
@@ -391,7 +376,7 @@ class _Parser:
                 )
             self.check_keys(choice_table, ("id", "label", "urgent", "note"), place)
             if "label" not in choice_table:
-                raise self.fail(place, f"missing 'label'; expected {_TEXT_SHAPE}")
+                raise self.fail(place, f"missing 'label'; expected {_text_shape()}")
             choices.append(
                 Choice(
                     id=cid,

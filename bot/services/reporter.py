@@ -12,7 +12,7 @@ from bot.cases.lifecycle import State, can_withdraw
 from bot.cases.readers import Occasion
 from bot.cases.sla import timers_at_submission
 from bot.crypto import CryptoError, ReporterLink
-from bot.i18n import LANGUAGES
+from bot.i18n import catalogue
 from bot.intake import names
 from bot.intake.flow import (
     EXCLUSION_QUESTION,
@@ -219,7 +219,7 @@ class ReporterTurn:
         return Say("privacy_full", {"hours": f"{self.turn.service.draft_max_age_hours:g}"})
 
     def _set_language(self, language: str) -> list[View]:
-        if language not in LANGUAGES:
+        if language not in catalogue().languages:
             return self._stale()
         self.turn.chosen_language = language
         return [Say("language_set"), *self._current()]

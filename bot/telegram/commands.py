@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.i18n import LANGUAGES, Catalogue
+from bot.i18n import DEFAULT, Catalogue
 
 REPORTER_COMMANDS = ("start", "status", "withdraw", "cancel", "language", "privacy", "help")
 RESPONDER_COMMANDS = ("queue", "mine", "open", "claim", "release", "reply", "note", "state")
@@ -26,18 +26,18 @@ def _menu(catalogue: Catalogue, language: str, role: str) -> list[BotCommand]:
 
 
 async def set_default_commands(bot: Bot, catalogue: Catalogue) -> None:
-    for language in LANGUAGES:
+    for language in catalogue.languages:
         await bot.set_my_commands(
             _menu(catalogue, language, "reporter"),
             scope=BotCommandScopeDefault(),
-            language_code=None if language == "en" else language,
+            language_code=None if language == DEFAULT else language,
         )
 
 
 async def set_chat_commands(bot: Bot, catalogue: Catalogue, chat_id: int, role: str) -> None:
-    for language in LANGUAGES:
+    for language in catalogue.languages:
         await bot.set_my_commands(
             _menu(catalogue, language, role),
             scope=BotCommandScopeChat(chat_id),
-            language_code=None if language == "en" else language,
+            language_code=None if language == DEFAULT else language,
         )

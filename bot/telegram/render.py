@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Catalogue, Language
+from bot.i18n import DEFAULT, Catalogue, Language
 from bot.intake.dates import UNKNOWN
 from bot.intake.flow import (
     DATE_SHORTCUTS,
@@ -107,7 +107,7 @@ class Renderer:
 
     def notification(self, note: Notification) -> tuple[str, InlineKeyboardMarkup | None]:
         """An outbox message; its parameters are plain text, escaped here."""
-        language = note.language if note.language in LANGUAGES else "en"
+        language = note.language if note.language in self.catalogue.languages else DEFAULT
         params = {k: html.escape(v) for k, v in note.params.items()}
         text = self.catalogue.text(language, note.key, **params)
         buttons = [
@@ -149,9 +149,9 @@ class _Page:
             case ShowLanguages():
                 buttons = [
                     InlineKeyboardButton(
-                        LANGUAGE_NAMES[code], callback_data=callbacks.language(code)
+                        self.catalogue.name(code), callback_data=callbacks.language(code)
                     )
-                    for code in LANGUAGES
+                    for code in self.catalogue.languages
                 ]
                 return [Send(self.t("language_prompt"), InlineKeyboardMarkup([buttons]))]
             case Wipe(first, last):

@@ -17,7 +17,7 @@ from telegram import Bot, BotCommandScopeChat
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot.i18n import LANGUAGES
+from bot.i18n import DEFAULT
 from bot.services.outbox import LEASE, Delivery, Outbox, retry_delay
 from bot.telegram.render import Renderer
 
@@ -74,10 +74,10 @@ class OutboxSender:
         notification = delivery.notification
         try:
             if notification.kind == "commands":
-                for language in LANGUAGES:
+                for language in self.renderer.catalogue.languages:
                     await self.bot.delete_my_commands(
                         scope=BotCommandScopeChat(delivery.chat_id),
-                        language_code=None if language == "en" else language,
+                        language_code=None if language == DEFAULT else language,
                     )
             else:
                 text, keyboard = self.renderer.notification(notification)

@@ -51,7 +51,7 @@ async def test_excluding_everyone_is_refused_at_the_question(
     service, _ = world
     step = await at_the_exclusion_question(service, 5001)
     assert isinstance(step.step.screen, Ask)
-    assert "administrators you did not tick" in step.step.screen.question.text.en
+    assert "administrators you did not tick" in step.step.screen.question.text.get("en")
     for choice in step.step.screen.question.choices:
         (ticked,) = await send(service, FlowButton(step.rev, Toggle(choice.id)), 5001)
         assert isinstance(ticked, ShowStep)
@@ -60,7 +60,7 @@ async def test_excluding_everyone_is_refused_at_the_question(
     assert isinstance(refused, ShowStep)
     assert [n.kind for n in refused.step.notices] == [NoticeKind.KEEP_A_READER]
     assert refused.step.screen.question.id == "exclude"  # type: ignore[union-attr]
-    ada = next(c for c in refused.step.screen.question.choices if c.label.en == "Ada")  # type: ignore[union-attr]
+    ada = next(c for c in refused.step.screen.question.choices if c.label.get("en") == "Ada")  # type: ignore[union-attr]
     (unticked,) = await send(service, FlowButton(refused.rev, Toggle(ada.id)), 5001)
     assert isinstance(unticked, ShowStep)
     views = await send(service, FlowButton(unticked.rev, Action(ActionName.DONE)), 5001)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.i18n import catalogue
 from bot.intake.questionnaire import (
-    LANGUAGES,
     Choice,
     Condition,
     Kind,
@@ -146,29 +146,29 @@ def test_danger_is_the_only_urgent_choice_and_says_what_to_do(default: Questionn
     danger = default.get("safe_now").choice("danger")
     assert danger is not None
     assert danger.note is not None
-    assert "emergency number" in danger.note.en
-    assert "urgent" in danger.note.en
-    assert "110" in danger.note.en
-    assert "110" in danger.note.zh
-    assert "紧急" in danger.note.zh
+    assert "emergency number" in danger.note.get("en")
+    assert "urgent" in danger.note.get("en")
+    assert "110" in danger.note.get("en")
+    assert "110" in danger.note.get("zh")
+    assert "紧急" in danger.note.get("zh")
 
 
 def test_every_text_has_english_and_chinese(default: Questionnaire) -> None:
     texts = all_texts(default)
     assert len(texts) > 60
     for where, text in texts:
-        assert text.en.strip(), where
-        assert text.zh.strip(), where
-        assert text.en != text.zh, where
+        assert text.get("en").strip(), where
+        assert text.get("zh").strip(), where
+        assert text.get("en") != text.get("zh"), where
         # The Chinese really is Chinese (CJK ideographs present).
-        assert any("\u4e00" <= ch <= "\u9fff" for ch in text.zh), where
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in text.get("zh")), where
 
 
 def test_default_labels_fit_on_a_button(default: Questionnaire) -> None:
     for q in default.questions:
         for c in q.choices:
-            assert len(c.label.en) <= 40, (q.id, c.id)
-            assert len(c.label.zh) <= 40, (q.id, c.id)
+            assert len(c.label.get("en")) <= 40, (q.id, c.id)
+            assert len(c.label.get("zh")) <= 40, (q.id, c.id)
 
 
 def test_callback_data_stays_small(default: Questionnaire) -> None:
@@ -181,8 +181,8 @@ def test_callback_data_stays_small(default: Questionnaire) -> None:
 def test_the_date_hint_mentions_the_format(default: Questionnaire) -> None:
     hint = default.get("when").hint
     assert hint is not None
-    assert "2026-08-02" in hint.en
-    assert "2026-08-02" in hint.zh
+    assert "2026-08-02" in hint.get("en")
+    assert "2026-08-02" in hint.get("zh")
 
 
 def test_load_with_none_is_the_default(default: Questionnaire) -> None:
@@ -209,7 +209,7 @@ def test_question_choice_lookup(default: Questionnaire) -> None:
     category = default.get("category")
     verbal = category.choice("verbal")
     assert verbal is not None
-    assert verbal.label.en == "Verbal harassment"
+    assert verbal.label.get("en") == "Verbal harassment"
     assert category.choice("nope") is None
     assert default.get("account").choice("anything") is None
 
@@ -217,14 +217,14 @@ def test_question_choice_lookup(default: Questionnaire) -> None:
 def test_yesno_has_implicit_choices(default: Questionnaire) -> None:
     witnesses = default.get("witnesses")
     assert [c.id for c in witnesses.choices] == ["yes", "no"]
-    assert witnesses.choices[0].label == Text(en="Yes", zh="是")
-    assert witnesses.choices[1].label == Text(en="No", zh="否")
+    assert witnesses.choices[0].label == Text.of(en="Yes", zh="是")
+    assert witnesses.choices[1].label == Text.of(en="No", zh="否")
     assert not any(c.urgent for c in witnesses.choices)
 
 
 def test_text_get_falls_back_to_english() -> None:
-    text = Text(en="Hello", zh="你好")
-    assert LANGUAGES == ("en", "zh")
+    text = Text.of(en="Hello", zh="你好")
+    assert catalogue().languages == ("en", "zh")
     assert text.get("en") == "Hello"
     assert text.get("zh") == "你好"
     assert text.get("fr") == "Hello"
@@ -254,8 +254,8 @@ def test_questionnaire_rejects_duplicate_ids_when_built_directly() -> None:
     q = Question(
         id="a",
         kind=Kind.TEXT,
-        text=Text("t", "t"),
-        short=Text("s", "s"),
+        text=Text.of(en="t", zh="t"),
+        short=Text.of(en="s", zh="s"),
         required=False,
         choices=(),
         max_length=10,
@@ -314,7 +314,8 @@ def test_parses_each_kind() -> None:
     assert (m.kind, m.required, len(m.choices)) == (Kind.MULTI, False, 3)
     assert (t.kind, t.max_length, t.choices) == (Kind.TEXT, 5, ())
     assert t2.max_length == 2000
-    assert (d.kind, d.max_length, d.choices, d.hint) == (Kind.DATE, None, (), Text("x", "叉"))
+    assert (d.kind, d.max_length, d.choices) == (Kind.DATE, None, ())
+    assert d.hint == Text.of(en="x", zh="叉")
     assert (y.kind, [c.id for c in y.choices]) == (Kind.YESNO, ["yes", "no"])
     assert s.hint is None
     assert s.when is None
@@ -330,9 +331,9 @@ def test_parses_choice_urgent_and_note() -> None:
         )
     )
     ok, bad = parsed.get("s").choices
-    assert ok == Choice("ok", Text("x", "叉"))
+    assert ok == Choice("ok", Text.of(en="x", zh="叉"))
     assert bad.urgent
-    assert bad.note == Text("Call for help.", "请求助。")
+    assert bad.note == Text.of(en="Call for help.", zh="请求助。")
 
 
 def test_when_chains() -> None:
@@ -496,7 +497,7 @@ def test_label_length_limit() -> None:
     )
     fails(text, "choices 'c0'.label.en", "41 characters", "at most 40")
     ok = text.replace(long_label, "x" * 40)
-    assert parse_questionnaire(ok).get("a").choices[0].label.en == "x" * 40
+    assert parse_questionnaire(ok).get("a").choices[0].label.get("en") == "x" * 40
 
 
 @pytest.mark.parametrize("kind", ["single", "multi"])

@@ -15,7 +15,7 @@ from bot.cases.ids import (
     normalize_receipt_code,
 )
 from bot.config import ConfigError, load_settings
-from bot.i18n import LANGUAGES, catalogue, pick_language
+from bot.i18n import catalogue, pick_language
 from bot.intake.dates import UNKNOWN, DateError, parse_date_answer
 
 TODAY = date(2026, 11, 28)
@@ -76,7 +76,7 @@ def test_catalogue_has_both_languages_with_the_same_placeholders() -> None:
     messages = catalogue()
     assert len(messages.messages) > 50
     for key in messages.messages:
-        en, zh = (messages.placeholders(key, lang) for lang in LANGUAGES)
+        en, zh = (messages.placeholders(key, lang) for lang in messages.languages)
         assert en == zh, key
         assert messages.messages[key]["zh"] != "" and messages.messages[key]["en"] != ""
 
