@@ -40,7 +40,8 @@ def keyboard(question: Question, ticked: list[str]) -> InlineKeyboardMarkup:
         rows = [
             [
                 InlineKeyboardButton(
-                    ("☑️ " if c.id in ticked else "⬜️ ") + c.label.en, callback_data=f"t|{c.id}"
+                    ("☑️ " if c.id in ticked else "⬜️ ") + c.label.get("en"),
+                    callback_data=f"t|{c.id}",
                 )
             ]
             for c in question.choices
@@ -55,7 +56,8 @@ def keyboard(question: Question, ticked: list[str]) -> InlineKeyboardMarkup:
         ]
     else:
         rows = [
-            [InlineKeyboardButton(c.label.en, callback_data=f"p|{c.id}")] for c in question.choices
+            [InlineKeyboardButton(c.label.get("en"), callback_data=f"p|{c.id}")]
+            for c in question.choices
         ]
     rows.append(
         [
@@ -73,7 +75,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     questions = applicable(data["answers"])
     if data["index"] >= len(questions):
         summary = "\n".join(
-            f"<b>{q.short.en}</b>\n{html.escape(str(data['answers'].get(q.id)))}" for q in questions
+            f"<b>{q.short.get('en')}</b>\n{html.escape(str(data['answers'].get(q.id)))}"
+            for q in questions
         )
         await update.effective_chat.send_message(  # type: ignore[union-attr]
             "Please check your report\n\n" + summary,
@@ -85,7 +88,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return REVIEW
     question = questions[data["index"]]
     await update.effective_chat.send_message(  # type: ignore[union-attr]
-        f"<b>Question {data['index'] + 1}/{len(questions)}</b>\n{html.escape(question.text.en)}",
+        f"<b>Question {data['index'] + 1}/{len(questions)}</b>\n"
+        + html.escape(question.text.get("en")),
         parse_mode=ParseMode.HTML,
         reply_markup=keyboard(question, []),
     )

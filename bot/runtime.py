@@ -95,7 +95,7 @@ async def serve(
         await prepare_database(settings, engine, keyring)
         sessions = session_factory(engine)
         await check_keys(sessions, keyring)
-        key_watch = KeyWatch(sessions, keyring, key_file_reader(settings), clock)
+        queued = asyncio.Event()  # something waits in the outbox: its sender looks at once
         service = ConversationService(
             sessions,
             keyring,
@@ -107,8 +107,11 @@ async def serve(
             case_content_hours=settings.case_content_hours,
             exclusion=settings.exclusion,
             limits=settings.limits,
+            on_notify=queued.set,
         )
-        key_watch.on_change = service.chats.forget
+        key_watch = KeyWatch(
+            sessions, keyring, key_file_reader(settings), clock, on_change=service.chats.forget
+        )
         await key_watch.tick()
         bot = build_bot(settings)
         async with bot:  # getMe: a wrong token stops the start here
@@ -130,9 +133,9 @@ async def serve(
                 renderer,
                 retry_base_seconds=settings.outbox_retry_seconds,
                 clock=clock,
+                wake=queued,
             )
-            service.on_notify = sender.poke
-            watch = DeadlineWatch(sessions, keyring, settings.levels, clock, sender.poke)
+            watch = DeadlineWatch(sessions, keyring, settings.levels, clock, queued.set)
             janitor = Janitor(service.case_views, bot)
             max_age = timedelta(hours=settings.draft_max_age_hours)
             scan = settings.deadline_scan_seconds

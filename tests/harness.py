@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings, load_settings
 from bot.crypto import Keyring
 from bot.runtime import serve
-from bot.services.responder import create_invite
+from bot.services.enrolment import create_invite
 from bot.store.database import session_factory
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,6 +15,7 @@ from bot.crypto import Keyring
 from bot.intake.flow import Action, ActionName, Intake, Review, Toggle
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.conversation import ConversationService
+from bot.services.enrolment import create_invite
 from bot.services.protocol import (
     Command,
     Event,
@@ -26,7 +27,6 @@ from bot.services.protocol import (
     ShowStep,
     Text,
 )
-from bot.services.responder import create_invite
 from bot.store.database import migrate, session_factory
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

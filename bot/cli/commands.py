@@ -84,7 +84,7 @@ async def invite_code(role: str, name: str) -> int:
     logs.configure("WARNING")
     from datetime import UTC, datetime, timedelta
 
-    from bot.services.responder import create_invite
+    from bot.services.enrolment import create_invite
 
     engine, sessions, keyring = await open_database()
     try:

@@ -23,12 +23,16 @@ from bot.crypto import ChatKey, CryptoError, Keyring
 from bot.i18n import Language, pick_language
 from bot.intake.flow import Draft, Intake
 from bot.services import people
+from bot.services.admin import ADMIN_ONLY
 from bot.services.case_views import CaseViews
 from bot.services.cases import CaseVault
+from bot.services.chat_state import ChatState, Mode
+from bot.services.context import Context
+from bot.services.enrolment import enrol
 from bot.services.protocol import Command, Incoming, Reply, ResponderButton, Text, View
 from bot.services.reporter import ReporterTurn
-from bot.services.responder import ResponderTurn, enrol
-from bot.services.turn import ChatState, Mode, Turn
+from bot.services.responder import CASE_ACTS, LISTS, ResponderTurn
+from bot.services.turn import Turn
 from bot.store import queries
 from bot.store.chats import AlreadyHandled, ChatRow, ChatStore, ChatWrite, StaleChat
 from bot.store.database import purge_freed_pages
@@ -38,10 +42,7 @@ from bot.store.session import CONFLICTS, Engine, Session, Sessions
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
 PRUNE_BATCH = 500
-ADMIN_COMMANDS = frozenset({"responders", "revoke", "overdue", "audit"})
-RESPONDER_COMMANDS = frozenset(
-    {"queue", "mine", "claim", "release", "open", "reply", "note", "state"} | ADMIN_COMMANDS
-)
+RESPONDER_COMMANDS = frozenset(LISTS) | frozenset(CASE_ACTS) | ADMIN_ONLY
 
 
 class ConversationService:
@@ -60,24 +61,45 @@ class ConversationService:
         exclusion: str = "list",
         limits: Limits | None = None,
     ) -> None:
-        self.limits = limits or Limits()
-        self.exclusion = exclusion  # how the conflict-of-interest question is asked
-        self.levels = levels or ServiceLevels()
+        self.context = Context(
+            sessions,
+            keyring,
+            intake,
+            levels=levels or ServiceLevels(),
+            limits=limits or Limits(),
+            exclusion=exclusion,
+            default_language=default_language,
+            draft_max_age_hours=draft_max_age_hours,
+            wake_sender=on_notify,
+        )
         self.sessions = sessions
-        self.chats = ChatStore(sessions.kw["bind"])
         self.keyring = keyring
-        self.intake = intake
         self.vault = CaseVault(keyring)
-        self.default_language = default_language
-        self.draft_max_age_hours = draft_max_age_hours
+        self.chats = ChatStore(sessions.kw["bind"])
         self.clock = clock
-        self.on_notify = on_notify
         self.case_views = CaseViews(
             sessions, keyring, timedelta(hours=case_content_hours), self._now
         )
 
     def _now(self) -> datetime:
         return self.clock()
+
+    # The rules' settings live in the context every turn is given; set here, seen there.
+    @property
+    def limits(self) -> Limits:
+        return self.context.limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        self.context.limits = limits
+
+    @property
+    def exclusion(self) -> str:
+        return self.context.exclusion
+
+    @exclusion.setter
+    def exclusion(self, exclusion: str) -> None:
+        self.context.exclusion = exclusion
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """Handle one update from a private chat; None if it was already handled."""
@@ -107,7 +129,7 @@ class ConversationService:
                 # A rotation gave the chat a new key since this copy was cached.
                 raise StaleChat from None
             raise
-        turn = Turn(self, lookup, stored.language, ChatState(), incoming, now)
+        turn = Turn(self.context, lookup, stored.language, ChatState(), incoming, now)
         turn.state = self._load_state(stored, key, turn)
         state = turn.state
         try:
@@ -149,11 +171,11 @@ class ConversationService:
         if turn.shredded:
             await purge_freed_pages(self.engine)
         if turn.notified:
-            self.on_notify()
+            self.context.wake_sender()
         return Reply(language=turn.language, views=tuple(views), delay=turn.delay)
 
     def language_for(self, client_language: str | None) -> Language:
-        return pick_language(None, client_language, self.default_language)
+        return pick_language(None, client_language, self.context.default_language)
 
     @property
     def engine(self) -> Engine:
@@ -242,6 +264,6 @@ def _may_be_responder_business(incoming: Incoming, state: ChatState) -> bool:
 
 def _is_responder_business(incoming: Incoming, state: ChatState, responder: Responder) -> bool:
     event = incoming.event
-    if isinstance(event, Command) and event.name in ADMIN_COMMANDS:
+    if isinstance(event, Command) and event.name in ADMIN_ONLY:
         return responder.role == "admin"
     return _may_be_responder_business(incoming, state)

@@ -19,7 +19,7 @@ from bot.cases.sla import Due, ServiceLevels, Timers, due
 from bot.crypto import Keyring
 from bot.services import audit, outbox, people
 from bot.services.cases import CaseVault
-from bot.services.outbox import URGENT, Notification
+from bot.services.outbox import URGENT, NoticeButton, Notification, take_it_on
 from bot.store import deadlines as clock
 from bot.store import queries
 from bot.store.models import Case, Responder
@@ -132,10 +132,7 @@ class DeadlineWatch:
         def told(occasion: Occasion) -> list[Responder]:
             return people.told(occasion, staff, excluded, case.claimed_by)
 
-        buttons = (
-            ("btn_claim", f"R|claim|{case.short_id}"),
-            ("btn_open", f"R|open|{case.short_id}"),
-        )
+        buttons = take_it_on(case)
         params = {"case": case.short_id}
         if what is Due.REPEAT_URGENT:
             recipients = told(Occasion.NEW_CASE)
@@ -163,7 +160,7 @@ class DeadlineWatch:
         case: Case,
         recipients: Iterable[Responder],
         key: str,
-        buttons: tuple[tuple[str, str], ...],
+        buttons: tuple[NoticeButton, ...],
         now: datetime,
         priority: int = 0,
     ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.crypto import CryptoError, Keyring
 from bot.services import people
+from bot.services.protocol import CaseButton, ResponderButton
 from bot.store import outbox as queue
 from bot.store.models import Case, OutboxMessage, Responder
 from bot.store.session import Session, Sessions
@@ -35,15 +36,54 @@ URGENT = 10  # priority of alerts about someone in danger: sent before anything 
 
 
 @dataclass(frozen=True)
+class NoticeButton:
+    """A button under a notification: its label's catalogue key, and what pressing it means
+    (how that travels as callback data is the Telegram shell's business)."""
+
+    label: str
+    press: ResponderButton | CaseButton
+
+    def to_json(self) -> dict[str, str]:
+        audience = "responder" if isinstance(self.press, ResponderButton) else "case"
+        argument = (
+            self.press.argument if isinstance(self.press, ResponderButton) else self.press.case
+        )
+        return {
+            "label": self.label,
+            "for": audience,
+            "action": self.press.action,
+            "argument": argument,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> NoticeButton:
+        if isinstance(data, list):  # stored before buttons had meanings: [label, "R|a|b"]
+            label, wire = str(data[0]), str(data[1])
+            head, action, argument = [*wire.split("|", 2), "", ""][:3]
+            data = {
+                "label": label,
+                "for": "responder" if head == "R" else "case",
+                "action": action,
+                "argument": argument,
+            }
+        press: ResponderButton | CaseButton = (
+            ResponderButton(data["action"], data["argument"])
+            if data["for"] == "responder"
+            else CaseButton(data["action"], data["argument"])
+        )
+        return cls(str(data["label"]), press)
+
+
+@dataclass(frozen=True)
 class Notification:
     """What to say, still without words: a catalogue key, plain-text parameters (escaped when
-    rendered), buttons as (label key, callback data), and the recipient's language. A kind
-    of "commands" asks the sender to reset the recipient's command menu instead."""
+    rendered), buttons, and the recipient's language. A kind of "commands" asks the sender
+    to reset the recipient's command menu instead."""
 
     key: str
     language: str
     params: dict[str, str] = field(default_factory=dict)
-    buttons: tuple[tuple[str, str], ...] = ()
+    buttons: tuple[NoticeButton, ...] = ()
     kind: str = "message"
 
     def to_json(self) -> dict[str, Any]:
@@ -51,7 +91,7 @@ class Notification:
             "key": self.key,
             "language": self.language,
             "params": self.params,
-            "buttons": [list(b) for b in self.buttons],
+            "buttons": [b.to_json() for b in self.buttons],
             "kind": self.kind,
         }
 
@@ -61,7 +101,7 @@ class Notification:
             key=data["key"],
             language=data["language"],
             params=dict(data.get("params", {})),
-            buttons=tuple((str(a), str(b)) for a, b in data.get("buttons", [])),
+            buttons=tuple(NoticeButton.from_json(b) for b in data.get("buttons", [])),
             kind=data.get("kind", "message"),
         )
 
@@ -76,16 +116,21 @@ class Delivery:
     attempts: int
 
 
+def take_it_on(case: Case) -> tuple[NoticeButton, ...]:
+    """Claim and Open: the buttons under every alert about a case."""
+    return (
+        NoticeButton("btn_claim", ResponderButton("claim", case.short_id)),
+        NoticeButton("btn_open", ResponderButton("open", case.short_id)),
+    )
+
+
 def new_case_alert(case: Case, language: str) -> Notification:
     """A case for responders to take on: its id and two buttons, never its content."""
     return Notification(
         "alert_urgent_case" if case.urgent else "alert_new_case",
         language,
         {"case": case.short_id},
-        (
-            ("btn_claim", f"R|claim|{case.short_id}"),
-            ("btn_open", f"R|open|{case.short_id}"),
-        ),
+        take_it_on(case),
     )
 
 

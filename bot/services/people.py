@@ -95,6 +95,11 @@ async def everyone(session: Session, keyring: Keyring) -> list[Responder]:
     ]
 
 
+async def names(session: Session, keyring: Keyring) -> dict[uuid.UUID, str]:
+    """Everyone's display name by id, for case histories."""
+    return {p.id: p.display_name for p in await everyone(session, keyring)}
+
+
 async def responder_by_id(
     session: Session, keyring: Keyring, responder_id: uuid.UUID | None
 ) -> Responder | None:

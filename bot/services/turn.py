@@ -1,111 +1,38 @@
-"""One update's working state: the chat's sealed conversation state, and a Turn — what the
-reporter and responder logic need while handling one update, and what it asks to send."""
+"""One update's working state (a Turn): what the reporter's and responders' logic need while
+handling one update, and what it asks to be sent to others. A turn knows its Context, never
+the service that runs it."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from bot.cases import throttle
 from bot.cases.limits import allowed, counted
 from bot.cases.readers import Occasion
 from bot.crypto import DraftKey, Keyring
 from bot.i18n import Language, pick_language
-from bot.intake.flow import Draft
 from bot.services import audit, outbox, people
 from bot.services.cases import CaseVault
+from bot.services.chat_state import ChatState
+from bot.services.context import Context
 from bot.services.outbox import Notification
 from bot.services.protocol import Incoming, Say
 from bot.store import guesses
 from bot.store.models import Case, Responder
 from bot.store.session import Session
 
-if TYPE_CHECKING:
-    from bot.services.conversation import ConversationService
-
 CODE_ATTEMPTS = 5  # wrong receipt or enrolment codes before a pause
 CODE_PAUSE = timedelta(minutes=15)
-
-
-class Mode(StrEnum):
-    IDLE = "idle"
-    INTAKE = "intake"
-    AWAIT_RECEIPT = "await_receipt"
-
-
-@dataclass
-class ChatState:
-    """A chat's conversation state, stored sealed in its `chats` row."""
-
-    mode: Mode = Mode.IDLE
-    draft: Draft | None = None
-    # First message of the report conversation, so it can be wiped from the phone afterwards.
-    first_message_id: int | None = None
-    wipe_allowed: bool = False
-    # The next text is a message for a case: {"kind": "reply"|"note"|"reporter_reply", "case"}.
-    compose: dict[str, str] | None = None
-    # A case this chat opened with its receipt code (unlinked reporters act through this).
-    case_session: str | None = None
-    code_failures: list[str] = field(default_factory=list)  # ISO times of wrong codes
-    # Cases sent from this chat that tell it of replies: the row is kept while one is open.
-    linked: list[str] = field(default_factory=list)
-    # The receipt of the report just sent, shown again until the reporter says they saved
-    # it: {"code", "case", "urgent", "readers"}. Then it is forgotten.
-    pending_receipt: dict[str, Any] | None = None
-    # How many reports this chat started today and messages it sent this hour (limits).
-    counters: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def worth_keeping(self) -> bool:
-        return bool(
-            self.mode is not Mode.IDLE
-            or self.wipe_allowed
-            or self.compose
-            or self.case_session
-            or self.code_failures
-            or self.linked
-            or self.pending_receipt
-            or self.counters
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The state without the draft, which is sealed apart under a key of its own."""
-        return {
-            "mode": self.mode.value,
-            "first": self.first_message_id,
-            "wipe": self.wipe_allowed,
-            "compose": self.compose,
-            "session": self.case_session,
-            "failures": self.code_failures,
-            "linked": self.linked,
-            "receipt": self.pending_receipt,
-            "counters": self.counters,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], draft: Draft | None = None) -> ChatState:
-        return cls(
-            mode=Mode(data.get("mode", Mode.IDLE)),
-            draft=draft,
-            first_message_id=data.get("first"),
-            wipe_allowed=bool(data.get("wipe", False)),
-            compose=data.get("compose"),
-            case_session=data.get("session"),
-            code_failures=list(data.get("failures", [])),
-            linked=list(data.get("linked", [])),
-            pending_receipt=data.get("receipt"),
-            counters=dict(data.get("counters", {})),
-        )
 
 
 @dataclass
 class Turn:
     """Everything one update's logic needs, and what it asks to be sent to others."""
 
-    service: ConversationService
+    context: Context
     lookup: bytes  # the chat's keyed hash
     chosen_language: str | None  # set with /language; else the client's
     state: ChatState
@@ -124,7 +51,7 @@ class Turn:
     def session(self) -> Session:
         """The update's session, opened when the turn first needs more than its chat row."""
         if self.opened_session is None:
-            self.opened_session = self.service.sessions()
+            self.opened_session = self.context.sessions()
         return self.opened_session
 
     async def close(self) -> None:
@@ -132,18 +59,23 @@ class Turn:
             await self.opened_session.close()
 
     @property
+    def today(self) -> date:
+        """The date the reporter's "today" and "yesterday" mean."""
+        return self.now.date()
+
+    @property
     def language(self) -> Language:
         return pick_language(
-            self.chosen_language, self.incoming.client_language, self.service.default_language
+            self.chosen_language, self.incoming.client_language, self.context.default_language
         )
 
     @property
     def keyring(self) -> Keyring:
-        return self.service.keyring
+        return self.context.keyring
 
     @property
     def vault(self) -> CaseVault:
-        return self.service.vault
+        return CaseVault(self.context.keyring)
 
     def notify_responder(
         self,
@@ -232,7 +164,7 @@ class Turn:
     def within_limit(self, kind: str) -> bool:
         """Whether this chat may start one more report ("reports", a day) or send one more
         message to responders ("messages", an hour); counted if so."""
-        limits = self.service.limits
+        limits = self.context.limits
         per, limit = (
             ("day", limits.reports_per_day)
             if kind == "reports"

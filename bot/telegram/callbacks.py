@@ -51,6 +51,13 @@ def case(action: str, short_id: str) -> str:
     return _checked(f"c|{action}|{short_id}")
 
 
+def pressing(button: ResponderButton | CaseButton) -> str:
+    """The callback data of a button a service described by what pressing it means."""
+    if isinstance(button, ResponderButton):
+        return responder(button.action, button.argument)
+    return case(button.action, button.case)
+
+
 def parse(data: str | None) -> Event:
     if not data or len(data.encode()) > MAX_BYTES:
         return UnknownButton()

@@ -111,8 +111,10 @@ class Renderer:
         params = {k: html.escape(v) for k, v in note.params.items()}
         text = self.catalogue.text(language, note.key, **params)
         buttons = [
-            InlineKeyboardButton(self.catalogue.text(language, label), callback_data=data)
-            for label, data in note.buttons
+            InlineKeyboardButton(
+                self.catalogue.text(language, b.label), callback_data=callbacks.pressing(b.press)
+            )
+            for b in note.buttons
         ]
         return text, InlineKeyboardMarkup([buttons]) if buttons else None
 

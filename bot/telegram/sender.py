@@ -34,13 +34,14 @@ class OutboxSender:
         *,
         retry_base_seconds: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.outbox = outbox
         self.bot = bot
         self.renderer = renderer
         self.retry_base_seconds = retry_base_seconds
         self.clock = clock
-        self.wake = asyncio.Event()
+        self.wake = wake or asyncio.Event()  # set by whoever queues a message
 
     def poke(self) -> None:
         """Something was queued: send now rather than at the next poll."""

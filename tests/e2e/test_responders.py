@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import CASE, WAIT, file_report, press, say
 
 from bot.crypto import Keyring
-from bot.services.responder import create_invite
+from bot.services.enrolment import create_invite
 from bot.store.database import session_factory
 from bot.store.models import Case, CaseMessage, CaseNote
 
@@ -194,6 +194,31 @@ async def test_reporters_and_revoked_responders_get_nothing(
             await person.click_data(data, message=person.last_message)
             answer = await person.next_message(WAIT)
             assert "shouts" not in answer.text and case_id not in answer.text
+
+
+async def test_a_forged_button_gives_a_responder_no_admin_power(
+    emulator: BotApiEmulator, bot: InProcessBot, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    """Commands and buttons are one dispatch: a button must not open what the command
+    refuses. A plain responder forges admins' callback data."""
+    admin = await enrol(emulator, engine, keyring, "Ada", role="admin")
+    dan = await enrol(emulator, engine, keyring, "Dan")
+    admin.skip_pending()
+    dan.skip_pending()
+    rex = emulator.new_user(first_name="Rex", language_code="en")
+    await file_report(rex)
+    case_id = CASE.search((await dan.next_message(WAIT)).text).group()  # type: ignore[union-attr]
+    await admin.next_message(WAIT)  # the same alert
+    await say(dan, "/queue")
+    for data in ("R|revoke|Ada", "R|responders|", "R|overdue|", f"R|audit|{case_id}"):
+        await dan.click_data(data, message=dan.last_message)
+        answer = await dan.next_message(WAIT)
+        assert "earlier message" in answer.text, (data, answer.text)
+        assert "Ada" not in answer.text and "Audit" not in answer.text
+    listing = await say(admin, "/responders")
+    assert "Ada" in listing.text and "revoked" not in listing.text.lower()
+    trail = await say(admin, f"/audit {case_id}")
+    assert "Dan" not in trail.text  # his forged read of the trail never happened
 
 
 async def test_enrolment_codes_are_one_time_and_checked(

@@ -17,9 +17,9 @@ from world import Clock, file_report, send
 from bot.cases.limits import Limits
 from bot.crypto import Keyring
 from bot.services.conversation import ConversationService
+from bot.services.enrolment import create_invite
 from bot.services.outbox import Outbox
 from bot.services.protocol import CaseButton, Command, Incoming, Menu, MenuButton, Say, Text
-from bot.services.responder import create_invite
 from bot.store.database import session_factory
 
 FLOOD = 10_000

@@ -270,7 +270,7 @@ async def test_a_short_id_drawn_twice_is_drawn_again_and_the_report_still_filed(
     first = await file_report(service)
     # The random draw (not the code under test) is made to repeat itself once.
     draws = iter([first, "C-ZZZZ"])
-    monkeypatch.setattr("bot.services.reporter.new_short_id", lambda: next(draws))
+    monkeypatch.setattr("bot.services.submission.new_short_id", lambda: next(draws))
     assert await file_report(service) == "C-ZZZZ"
     async with engine.connect() as connection:
         ids = set((await connection.execute(select(Case.short_id))).scalars())
