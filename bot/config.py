@@ -13,6 +13,7 @@ from typing import Any
 from bot.cases.limits import Limits
 from bot.cases.sla import ServiceLevels
 from bot.i18n import DEFAULT, catalogue
+from bot.intake.dates import DATE_ORDERS, DateOrder
 
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -46,6 +47,7 @@ class Settings:
     exclusion: str = "list"
     limits: Limits = field(default_factory=Limits)
     languages_dir: Path | None = None  # languages beyond those shipped
+    date_order: DateOrder = "ymd"  # how a typed 20/11/2025 is read
 
     def has_keys(self) -> bool:
         return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
@@ -88,6 +90,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     service = section("service_levels")
     i18n = section("i18n")
     limits = section("limits")
+    organisation = section("organisation")
 
     def resolve(value: object) -> Path | None:
         if not value:
@@ -105,6 +108,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"{path}: intake.exclusion must be one of {', '.join(EXCLUSION_MODES)}, "
             f"not {exclusion!r}."
+        )
+    date_order = str(organisation.get("date_order", "ymd"))
+    if date_order not in DATE_ORDERS:
+        raise ConfigError(
+            f"{path}: organisation.date_order must be one of {', '.join(DATE_ORDERS)}, "
+            f"not {date_order!r}."
         )
     languages_dir = resolve(i18n.get("languages_dir"))
     if languages_dir is not None and not languages_dir.is_dir():
@@ -167,6 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         invite_hours=invite_hours,
         case_content_hours=case_content_hours,
         exclusion=exclusion,
+        date_order=date_order,
         limits=per_chat,
         levels=levels,
         deadline_scan_seconds=scan_seconds,

@@ -88,7 +88,7 @@ async def serve(
     if settings.languages_dir is not None:
         add_languages(settings.languages_dir)
     questionnaire = load_questionnaire(settings.questionnaire)
-    intake = Intake(questionnaire)
+    intake = Intake(questionnaire, settings.date_order)
     settings.require_token()
     engine = create_engine(settings.database_url)
     try:

@@ -97,6 +97,9 @@ class Catalogue:
         template = chosen.messages[key]
         return template.format(**params) if params else template
 
+    def has(self, key: str) -> bool:
+        return key in self._files[DEFAULT].messages
+
     def text_of(self, key: str) -> Text:
         return Text({code: f.messages[key] for code, f in self._files.items()})
 

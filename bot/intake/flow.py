@@ -15,8 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 from bot.i18n import DEFAULT, Text, catalogue
-from bot.intake.dates import UNKNOWN, DateError, parse_date_answer
+from bot.intake.dates import UNKNOWN, DateError, DateOrder, parse_date_answer
 from bot.intake.questionnaire import Choice, Kind, Question, Questionnaire
+from bot.intake.text import utf16_length, visible
 
 Answer = str | list[str]
 DATE_SHORTCUTS = ("today", "yesterday", UNKNOWN)
@@ -159,12 +160,16 @@ class Notice:
 
 @dataclass(frozen=True)
 class Ask:
+    """A question on screen. Progress counts the main questions only, so the total never
+    grows mid-way; a follow-up shows its main question's number and is `continued`."""
+
     question: Question
     number: int
     total: int
     current: Answer | None
     selection: tuple[str, ...]
     editing: bool
+    continued: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,8 +224,9 @@ class Step:
 class Intake:
     """The rules of one questionnaire."""
 
-    def __init__(self, questionnaire: Questionnaire) -> None:
+    def __init__(self, questionnaire: Questionnaire, date_order: DateOrder = "ymd") -> None:
         self.questionnaire = questionnaire
+        self.date_order = date_order  # how 20/11/2025 is read ([organisation] date_order)
         self._variants: dict[tuple[object, ...], Intake] = {}
 
     def start(self, exclusion: tuple[tuple[str, str], ...] = (), typed: bool = False) -> Step:
@@ -252,7 +258,7 @@ class Intake:
                 else len(questions)
             )
             questions.insert(at, question())
-            self._variants[key] = Intake(Questionnaire(tuple(questions)))
+            self._variants[key] = Intake(Questionnaire(tuple(questions)), self.date_order)
         return self._variants[key]
 
     def show(self, draft: Draft) -> Step:
@@ -344,17 +350,19 @@ class Intake:
         return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
 
     def _typed(self, draft: Draft, question: Question, text: str, today: date) -> Step:
-        text = text.strip()
+        text = visible(text)  # a zero-width space alone is no answer
         if question.kind is Kind.TEXT:
             limit = question.max_length or 0
             if not text:
                 return self._show(draft, Notice(NoticeKind.EMPTY_TEXT))
-            if len(text) > limit:
-                return self._show(draft, Notice(NoticeKind.TOO_LONG, limit=limit, length=len(text)))
+            length = utf16_length(text)  # as Telegram counts, so that it can be delivered
+            if length > limit:
+                return self._show(draft, Notice(NoticeKind.TOO_LONG, limit=limit, length=length))
             return self._answer(draft, question, text)
         if question.kind is Kind.DATE:
             try:
-                return self._answer(draft, question, parse_date_answer(text, today))
+                answer = parse_date_answer(text, today, self.date_order)
+                return self._answer(draft, question, answer)
             except DateError as error:
                 kind = NoticeKind.FUTURE_DATE if error.future else NoticeKind.BAD_DATE
                 return self._show(draft, Notice(kind))
@@ -498,17 +506,26 @@ class Intake:
         if draft.stage is Stage.CONFIRM_DISCARD:
             return ConfirmDiscard()
         question = self.questionnaire.get(draft.question)
-        questions = self.applicable(draft.answers)
-        ids = [q.id for q in questions]
-        number = ids.index(question.id) + 1 if question.id in ids else len(ids)
+        number, total = self._progress(question)
         return Ask(
             question=question,
             number=number,
-            total=len(ids),
+            total=total,
             current=draft.answers.get(question.id),
             selection=self._selection(draft, question),
             editing=draft.editing,
+            continued=question.when is not None,
         )
+
+    def _progress(self, question: Question) -> tuple[int, int]:
+        """(number, total) counting main questions: those asked whatever the answers."""
+        number = total = 0
+        for candidate in self.questionnaire.questions:
+            if candidate.when is None:
+                total += 1
+                if self.questionnaire.index(candidate.id) <= self.questionnaire.index(question.id):
+                    number = total
+        return max(1, number), total
 
     def _review(self, draft: Draft) -> Review:
         return Review(

@@ -86,12 +86,13 @@ async def _overdue(turn: Turn, me: Responder) -> ShowQueue:
 
 
 async def audit_trail(turn: Turn, case: Case) -> list[View]:
+    # The reporter and the system are named by their role only.
     names = {str(k): v for k, v in (await people.names(turn.session, turn.keyring)).items()}
     entries = await audit.trail(turn.session, case.id)
     await turn.audit(case, "export")  # reading the trail is itself recorded
     return [
         ShowAudit(
             case.short_id,
-            tuple(AuditLine(e.at, names.get(e.actor, e.actor), e.role, e.action) for e in entries),
+            tuple(AuditLine(e.at, names.get(e.actor), e.role, e.action) for e in entries),
         )
     ]

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from bot.cases.limits import Limits
 from bot.cases.sla import ServiceLevels
 from bot.crypto import Keyring
-from bot.intake.dates import DateOrder
 from bot.intake.flow import Intake
 from bot.services.cases import CaseVault
 from bot.store.session import Sessions
@@ -26,7 +25,6 @@ class Context:
     exclusion: str = "list"  # how the conflict-of-interest question is asked
     default_language: str = "en"
     draft_max_age_hours: float = 72
-    date_order: DateOrder = "ymd"
     # Something was queued in the outbox: its sender should look now.
     wake_sender: Callable[[], None] = lambda: None
 

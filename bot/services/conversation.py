@@ -42,7 +42,8 @@ from bot.store.session import CONFLICTS, Engine, Session, Sessions
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
 PRUNE_BATCH = 500
-RESPONDER_COMMANDS = frozenset(LISTS) | frozenset(CASE_ACTS) | ADMIN_ONLY
+# "help" too: a responder's help is theirs, not a reporter's.
+RESPONDER_COMMANDS = frozenset(LISTS) | frozenset(CASE_ACTS) | ADMIN_ONLY | {"help"}
 
 
 class ConversationService:

@@ -14,7 +14,7 @@ from bot.cases.readers import Occasion
 from bot.crypto import Keyring
 from bot.services import people
 from bot.services.outbox import URGENT, Notification, new_case_alert
-from bot.services.protocol import Say, SetCommands, View
+from bot.services.protocol import Say, SetCommands, Term, View
 from bot.services.turn import Turn
 from bot.store import queries
 from bot.store.models import Invite, Responder
@@ -64,7 +64,7 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
     waiting = await alert_waiting_cases(turn, person)
     log.info("event=responder_enrolled role=%s waiting=%d", invite.role, waiting)
     return [
-        Say("enrolled", {"name": invite.display_name, "role": invite.role}),
+        Say("enrolled", {"name": invite.display_name, "role": Term(f"staff_role_{invite.role}")}),
         SetCommands(invite.role),
     ]
 

@@ -111,11 +111,27 @@ class Incoming:
 
 
 @dataclass(frozen=True)
+class Term:
+    """A parameter that is itself a word of the catalogue (a case state, a role), so that
+    it is said in the reader's language."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class Say:
-    """A catalogue message, with plain-text parameters (the renderer escapes them)."""
+    """A catalogue message, with plain-text parameters (the renderer escapes them) or
+    Terms."""
 
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShowHelp:
+    """What this chat can do: the commands of its role, as in its command menu."""
+
+    role: str  # "reporter", "responder" or "admin"
 
 
 @dataclass(frozen=True)
@@ -220,7 +236,7 @@ class ShowCaseFile:
 @dataclass(frozen=True)
 class AuditLine:
     at: datetime
-    who: str  # a responder's name, "reporter" or "system"
+    who: str | None  # a responder's name; None for the reporter and the system
     role: str
     action: str
 
@@ -256,6 +272,7 @@ class Wipe:
 
 View = (
     Say
+    | ShowHelp
     | ShowMenu
     | ShowStep
     | ShowReceipt

@@ -32,6 +32,7 @@ from bot.services.protocol import (
     MenuButton,
     Other,
     Say,
+    ShowHelp,
     ShowLanguages,
     ShowMenu,
     ShowReceipt,
@@ -108,7 +109,7 @@ class ReporterTurn:
                 self.state.mode = Mode.IDLE
             return [ShowMenu(resume=self.state.mode is Mode.INTAKE)]
         if name == "help":
-            return [Say("help"), *self._current()]
+            return [ShowHelp("reporter"), *self._current()]
         if name == "privacy":
             return [self._privacy(), *self._current()]
         if name == "cancel":

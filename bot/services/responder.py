@@ -37,7 +37,9 @@ from bot.services.protocol import (
     ResponderButton,
     Say,
     ShowCaseFile,
+    ShowHelp,
     ShowQueue,
+    Term,
     Text,
     View,
 )
@@ -61,6 +63,8 @@ class ResponderTurn:
     async def run(self) -> list[View]:
         event = self.turn.incoming.event
         match event:
+            case Command("help"):
+                return [ShowHelp(self.me.role)]
             case Command("cancel"):
                 self.turn.state.compose = None
                 return [Say("compose_cancelled")]
@@ -273,7 +277,11 @@ class ResponderTurn:
             return [
                 Say(
                     "bad_transition",
-                    {"case": case.short_id, "from": case.status, "to": wanted.value},
+                    {
+                        "case": case.short_id,
+                        "from": Term(f"state_word_{case.status}"),
+                        "to": Term(f"state_word_{wanted.value}"),
+                    },
                 )
             ]
         previous = State(case.status)
@@ -294,7 +302,8 @@ class ResponderTurn:
                 ),
             )
         log.info("event=state_changed case=%s state=%s", case.short_id, wanted.value)
-        return [Say("state_set", {"case": case.short_id, "state": wanted.value})]
+        state = Term(f"state_word_{wanted.value}")
+        return [Say("state_set", {"case": case.short_id, "state": state})]
 
     # -- helpers ---------------------------------------------------------------------------
 

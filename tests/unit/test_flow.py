@@ -90,7 +90,9 @@ def test_full_report_with_follow_ups_reaches_review_and_submits(intake: Intake) 
     s(TypedText("A. Person"))
     s(Pick("yes"))
     assert s.question == "witnesses_who"
-    assert isinstance(s.step.screen, Ask) and s.step.screen.total == 13
+    # A follow-up continues its main question: the total does not grow mid-way (1/12 → 15/15).
+    assert isinstance(s.step.screen, Ask)
+    assert (s.step.screen.number, s.step.screen.total, s.step.screen.continued) == (8, 12, True)
     s(TypedText("B. Witness"))
     s(Pick("no"))
     assert s.question == "safe_now"
