@@ -169,11 +169,13 @@ async def enrol(
     keyring: Keyring,
     name: str,
     role: str = "responder",
+    language: str = "en",
 ) -> UserClient:
     """A new person who sends /enroll CODE and is welcomed."""
-    person = emulator.new_user(first_name=name, language_code="en")
+    person = emulator.new_user(first_name=name, language_code=language)
     code = await invite(engine, keyring, name, role)
     await person.send(f"/enroll {code}")
     welcome = await person.next_message(20.0)
-    assert f"Welcome, {name}" in welcome.text, welcome.text
+    greeting = "欢迎，" if language == "zh" else "Welcome, "
+    assert f"{greeting}{name}" in welcome.text, welcome.text
     return person

@@ -19,7 +19,9 @@ _UNKNOWN = {
     "unknown",
     "?",
     "不记得",
+    "不记得了",  # the button's label, typed
     "记不清",
+    "记不清了",
     "不确定",
     "不知道",
 }

@@ -254,6 +254,15 @@ class BotApiEmulator(BotApi):
         """Parameters of every call of ``method`` (case-insensitive), including failed ones."""
         return [call.params for call in self.calls if call.method.lower() == method.lower()]
 
+    def menu(self, chat_id: int | None = None, language: str = "") -> list[str]:
+        """The commands a client shows in a chat's menu: the chat's own, else the default
+        (Telegram's own fallback order, for one language)."""
+        for scope in ({"type": "chat", "chat_id": chat_id}, {"type": "default"}):
+            key = (json.dumps(scope, sort_keys=True), language)
+            if key in self.commands:
+                return [str(c["command"]) for c in self.commands[key]]
+        return []
+
     def inject_update(self, update: JSON) -> int:
         """Queue a raw update as is (any update_id is replaced; allowed_updates not applied)."""
         update_id = self.enqueue_update(update, apply_filter=False)
