@@ -1,10 +1,12 @@
-"""`confide`: the operator's commands."""
+"""Confide, an anonymous reporting channel on Telegram: the operator's commands.
+`confide run` starts the bot; `confide init` first, on a new machine."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from telegram.error import InvalidToken
 
@@ -17,15 +19,20 @@ from bot.store.upgrades import KeysNeeded
 def main(argv: list[str] | None = None) -> int:
     from bot.cli import commands, keys
 
-    parser = argparse.ArgumentParser(prog="confide", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
+    parser = argparse.ArgumentParser(
+        prog="confide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"confide {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.add_parser("init", help="write config.toml and a new key file (never overwrites)")
-    sub.add_parser("run", help="run the bot (long polling); the default")
+    sub.add_parser("run", help="run the bot (long polling)")
     sub.add_parser("migrate", help="apply pending database migrations")
     invite = sub.add_parser("invite", help="print a one-time code to enrol a responder")
     invite.add_argument("--role", choices=("responder", "admin"), default="responder")
     invite.add_argument("--name", required=True, help="display name shown to colleagues")
-    audit = sub.add_parser("audit", help="check the audit log's hash chain")
+    audit = sub.add_parser(
+        "audit", help="audit verify: check the audit log's hash chain; audit anchor: its head"
+    )
     audit.add_argument(
         "action",
         choices=("verify", "anchor"),
@@ -39,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     tick = sub.add_parser("tick", help="fire due reminders and escalations once, and exit")
     tick.add_argument("--now", help="ISO time to act as now (for tests and drills)")
-    keys_parser = sub.add_parser("keys", help="rotate key-encryption keys, retire old ones")
+    keys_parser = sub.add_parser(
+        "keys", help="keys rotate: a new key-encryption key; keys retire ID: drop an old one"
+    )
     keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True)
     rotate = keys_sub.add_parser(
         "rotate", help="add a new key-encryption key and re-wrap every data key under it"
@@ -59,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     retire = keys_sub.add_parser("retire", help="remove an old key-encryption key (kek.ID)")
     retire.add_argument("kek_id", type=int, metavar="ID")
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `confide` explains itself rather than starting anything
+        parser.print_help()
+        return 0
     try:
         if args.command == "init":
             return commands.init()
@@ -76,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(keys.rotate(args.wait, args.batch))
         if args.command == "keys" and args.keys_command == "retire":
             return asyncio.run(keys.retire(args.kek_id))
-        return commands.run()
+        return commands.run()  # "run"
     except (ConfigError, CryptoError, QuestionnaireError, KeysNeeded, ValueError) as error:
         print(f"confide: {error}", file=sys.stderr)
         return 2
@@ -87,3 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _version() -> str:
+    try:
+        return version("confide")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"

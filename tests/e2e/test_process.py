@@ -115,3 +115,24 @@ def test_wrong_key_stops_the_start_with_a_clear_message(
         cwd=tmp_path,
     )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_bare_confide_explains_itself_and_starts_nothing(tmp_path: Path) -> None:
+    env = {"CONFIDE_CONFIG": str(tmp_path / "config.toml"), "CONFIDE_TELEGRAM_TOKEN": "1:x"}
+    bare = run_cli(env=env, cwd=tmp_path)
+    assert bare.returncode == 0, bare.stderr
+    assert not (tmp_path / "confide.db").exists()  # no bot started, no database made
+    described = run_cli("--help", env=env, cwd=tmp_path)
+    assert described.stdout == bare.stdout
+    for command in ("init", "run", "migrate", "invite", "tick", "audit verify", "audit anchor"):
+        assert command in bare.stdout, command
+    for command in ("keys rotate", "keys retire"):
+        assert command in bare.stdout, command
+
+
+def test_confide_version_is_the_installed_version(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    shown = run_cli("--version", env={}, cwd=tmp_path)
+    assert shown.returncode == 0
+    assert shown.stdout.strip() == f"confide {version('confide')}"
