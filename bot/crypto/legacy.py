@@ -1,5 +1,5 @@
 """Sealed formats written before the trust-at-rest changes, readable for the keyed migration
-only (bot.maintenance.keyed). Version 1 field blobs were not padded, and a message's
+only (bot.store.upgrades.trust_at_rest). Version 1 field blobs were not padded, and a message's
 associated data named only its row, not its case, author or responder; lookups all used
 the purpose "chat". Nothing else reads these formats."""
 
@@ -13,7 +13,7 @@ from bot.crypto._aead import DataKey, DecryptionError, FieldRef
 from bot.crypto._keyring import Keyring
 from bot.crypto._records import KeyOwner
 
-LEGACY_OUTBOX_OWNER = "outbox"
+_OUTBOX_OWNER = "outbox"  # outbox rows had data keys of their own
 
 
 def _json(key: DataKey, sealed: bytes, ref: FieldRef) -> Any:
@@ -47,13 +47,20 @@ class LegacyRecord:
         self._table = owner.value if isinstance(owner, KeyOwner) else owner
         self._id = str(record_id)
 
+    @classmethod
+    def outbox(cls, keyring: Keyring, row_id: uuid.UUID, wrapped: bytes) -> LegacyRecord:
+        return cls(keyring, _OUTBOX_OWNER, row_id, wrapped)
+
     def json(self, field: str, sealed: bytes) -> Any:
         return _json(self._key, sealed, FieldRef(self._table, self._id, field))
 
     def text(self, field: str, sealed: bytes) -> str:
         return _text(self._key, sealed, FieldRef(self._table, self._id, field))
 
-    def row_text(self, table: str, row_id: uuid.UUID, field: str, sealed: bytes) -> str:
-        """A field of another table's row sealed under this record's key (a case's
-        messages and notes)."""
-        return _text(self._key, sealed, FieldRef(table, str(row_id), field))
+    def message(self, row_id: uuid.UUID, sealed: bytes) -> str:
+        """A message of this case's thread, sealed under the case's key."""
+        return _text(self._key, sealed, FieldRef("case_messages", str(row_id), "body"))
+
+    def note(self, row_id: uuid.UUID, sealed: bytes) -> str:
+        """An internal note on this case, sealed under the case's key."""
+        return _text(self._key, sealed, FieldRef("case_notes", str(row_id), "body"))

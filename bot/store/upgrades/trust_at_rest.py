@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from bot.crypto import KeyOwner, Keyring, ReporterLink
-from bot.crypto.legacy import LEGACY_OUTBOX_OWNER, LegacyRecord
+from bot.crypto.legacy import LegacyRecord
 from bot.store.models import HOUR, MINUTE, Timestamp, floor_time
 
 log = logging.getLogger(__name__)
@@ -276,9 +276,7 @@ def _cases(connection: Connection, keyring: Keyring) -> _Cases:
 def _threads(connection: Connection, keyring: Keyring, known: _Cases) -> None:
     for row in connection.execute(sa.select(case_messages)).all():
         wrapped = known.wrapped[row.case_id]
-        text = LegacyRecord(keyring, KeyOwner.CASE, row.case_id, wrapped).row_text(
-            "case_messages", row.id, "body", row.body
-        )
+        text = LegacyRecord(keyring, KeyOwner.CASE, row.case_id, wrapped).message(row.id, row.body)
         key = keyring.case_key(row.case_id, wrapped)
         connection.execute(
             case_messages.update()
@@ -291,9 +289,7 @@ def _threads(connection: Connection, keyring: Keyring, known: _Cases) -> None:
         )
     for row in connection.execute(sa.select(case_notes)).all():
         wrapped = known.wrapped[row.case_id]
-        text = LegacyRecord(keyring, KeyOwner.CASE, row.case_id, wrapped).row_text(
-            "case_notes", row.id, "body", row.body
-        )
+        text = LegacyRecord(keyring, KeyOwner.CASE, row.case_id, wrapped).note(row.id, row.body)
         key = keyring.case_key(row.case_id, wrapped)
         connection.execute(
             case_notes.update()
@@ -340,7 +336,7 @@ def _outbox(
     ).all()
     dropped = 0
     for row in pending:
-        old = LegacyRecord(keyring, LEGACY_OUTBOX_OWNER, row.id, row.wrapped_key)
+        old = LegacyRecord.outbox(keyring, row.id, row.wrapped_key)
         chat_id = int(old.text("recipient", row.recipient))
         notice: dict[str, Any] = old.json("payload", row.payload)
         about = known.by_short_id.get(str(notice.get("params", {}).get("case", "")))
