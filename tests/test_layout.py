@@ -26,3 +26,16 @@ def test_every_package_is_shipped() -> None:
         for init in (REPO / "bot").rglob("__init__.py")
     }
     assert found <= shipped, sorted(found - shipped)
+
+
+def test_the_intake_diagram_shows_the_flows_stages() -> None:
+    """docs/architecture.md draws the intake conversation; a stage added to the code and
+    not to the picture fails here."""
+    import re
+
+    from bot.intake.flow import Stage
+
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    diagram = doc.split("```mermaid", 1)[1].split("```", 1)[0]
+    drawn = set(re.findall(r"(\w+) -->", diagram)) | set(re.findall(r"--> (\w+)", diagram))
+    assert drawn - {"*"} == {s.value for s in Stage} | {"submitted", "discarded"}
