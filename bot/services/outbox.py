@@ -38,12 +38,15 @@ URGENT = 10  # priority of alerts about someone in danger: sent before anything 
 @dataclass(frozen=True)
 class NoticeButton:
     """A button under a notification: its label's catalogue key, and what pressing it means
-    (how that travels as callback data is the Telegram shell's business)."""
+    (how that travels as callback data is the Telegram shell's business). A message queued
+    by an older version holds its callback data as it was written: a string, passed on."""
 
     label: str
-    press: ResponderButton | CaseButton
+    press: ResponderButton | CaseButton | str
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str] | list[str]:
+        if isinstance(self.press, str):
+            return [self.label, self.press]
         audience = "responder" if isinstance(self.press, ResponderButton) else "case"
         argument = (
             self.press.argument if isinstance(self.press, ResponderButton) else self.press.case
@@ -57,15 +60,8 @@ class NoticeButton:
 
     @classmethod
     def from_json(cls, data: Any) -> NoticeButton:
-        if isinstance(data, list):  # stored before buttons had meanings: [label, "R|a|b"]
-            label, wire = str(data[0]), str(data[1])
-            head, action, argument = [*wire.split("|", 2), "", ""][:3]
-            data = {
-                "label": label,
-                "for": "responder" if head == "R" else "case",
-                "action": action,
-                "argument": argument,
-            }
+        if isinstance(data, list):  # stored before buttons had meanings: [label, data]
+            return cls(str(data[0]), str(data[1]))
         press: ResponderButton | CaseButton = (
             ResponderButton(data["action"], data["argument"])
             if data["for"] == "responder"

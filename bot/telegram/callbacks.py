@@ -51,8 +51,11 @@ def case(action: str, short_id: str) -> str:
     return _checked(f"c|{action}|{short_id}")
 
 
-def pressing(button: ResponderButton | CaseButton) -> str:
-    """The callback data of a button a service described by what pressing it means."""
+def pressing(button: ResponderButton | CaseButton | str) -> str:
+    """The callback data of a button a service described by what pressing it means (or,
+    queued by an older version, already as callback data)."""
+    if isinstance(button, str):
+        return _checked(button)
     if isinstance(button, ResponderButton):
         return responder(button.action, button.argument)
     return case(button.action, button.case)
