@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from emulator import BotApiEmulator
+from emulator import BotApiEmulator, UserClient
 from harness import InProcessBot, enrol, invite
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from talk import CASE, WAIT, file_report, press, say
+from talk import CASE, WAIT, case_id_in, file_report, press, say
 
 from bot.crypto import Keyring
 from bot.services.enrolment import create_invite
@@ -152,20 +152,25 @@ RESPONDER_COMMANDS = [
 ]
 
 
-async def test_reporters_and_revoked_responders_get_nothing(
-    emulator: BotApiEmulator, bot: InProcessBot, engine: AsyncEngine, keyring: Keyring
-) -> None:
+async def admin_responder_and_a_case(
+    emulator: BotApiEmulator, engine: AsyncEngine, keyring: Keyring
+) -> tuple[UserClient, UserClient, UserClient, str]:
+    """Ada (admin) and Dan (responder), both alerted to the case Rex just reported."""
     admin = await enrol(emulator, engine, keyring, "Ada", role="admin")
     dan = await enrol(emulator, engine, keyring, "Dan")
     admin.skip_pending()
     dan.skip_pending()
     rex = emulator.new_user(first_name="Rex", language_code="en")
     await file_report(rex)
-    alert = await dan.next_message(WAIT)
-    match = CASE.search(alert.text)
-    assert match
-    case_id = match.group()
-    await admin.next_message(WAIT)
+    case_id = case_id_in((await dan.next_message(WAIT)).text)
+    await admin.next_message(WAIT)  # the same alert
+    return admin, dan, rex, case_id
+
+
+async def test_reporters_and_revoked_responders_get_nothing(
+    emulator: BotApiEmulator, bot: InProcessBot, engine: AsyncEngine, keyring: Keyring
+) -> None:
+    admin, dan, rex, case_id = await admin_responder_and_a_case(emulator, engine, keyring)
 
     plain = await say(dan, "/responders")  # admin only
     assert "don't know that command" in plain.text
@@ -201,14 +206,7 @@ async def test_a_forged_button_gives_a_responder_no_admin_power(
 ) -> None:
     """Commands and buttons are one dispatch: a button must not open what the command
     refuses. A plain responder forges admins' callback data."""
-    admin = await enrol(emulator, engine, keyring, "Ada", role="admin")
-    dan = await enrol(emulator, engine, keyring, "Dan")
-    admin.skip_pending()
-    dan.skip_pending()
-    rex = emulator.new_user(first_name="Rex", language_code="en")
-    await file_report(rex)
-    case_id = CASE.search((await dan.next_message(WAIT)).text).group()  # type: ignore[union-attr]
-    await admin.next_message(WAIT)  # the same alert
+    admin, dan, _, case_id = await admin_responder_and_a_case(emulator, engine, keyring)
     await say(dan, "/queue")
     for data in ("R|revoke|Ada", "R|responders|", "R|overdue|", f"R|audit|{case_id}"):
         await dan.click_data(data, message=dan.last_message)
