@@ -24,14 +24,21 @@ _PAYLOAD_MARKERS = ("Received data was", "Update(", "update_id")
 
 
 class Redactor(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], tracebacks: bool = False) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
+        # An operator's log has one line per event: a traceback (an exception's type stays)
+        # only at DEBUG, for whoever is chasing a bug.
+        self.tracebacks = tracebacks
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.name.startswith("telegram") and any(m in message for m in _PAYLOAD_MARKERS):
             message = f"{record.name}: {message.split(':', 1)[0][:80]} {WITHHELD}"
+            record.exc_info, record.exc_text = None, None
+        if record.exc_info and not self.tracebacks:
+            kind = record.exc_info[0]
+            message += f" ({kind.__name__})" if kind is not None else ""
             record.exc_info, record.exc_text = None, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -50,7 +57,7 @@ def configure(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         force=True,
     )
-    redactor = Redactor(secrets)
+    redactor = Redactor(secrets, tracebacks=level.upper() == "DEBUG")
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
     for name in CHATTY_LIBRARIES:

@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,8 +30,9 @@ from bot.store.database import (
     pending_migrations,
     session_factory,
 )
+from bot.store.problems import check_reachable
 from bot.store.session import Sessions
-from bot.telegram.app import ALLOWED_UPDATES, build_bot
+from bot.telegram.app import ALLOWED_UPDATES, build_bot, connected
 from bot.telegram.commands import set_default_commands
 from bot.telegram.dispatch import Dispatcher
 from bot.telegram.handlers import UpdateHandler
@@ -46,6 +48,14 @@ STAFFING_EVERY = timedelta(hours=1)  # the warning while no responder is enrolle
 STOP_GRACE_SECONDS = 5.0
 
 
+class KeyFileMissing(KeyConfigError):
+    """What to do depends on what the database holds (bot.cli.commands.missing_keys)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"the key file {path} does not exist")
+        self.path = path
+
+
 def load_keyring(settings: Settings) -> Keyring:
     if settings.key_material:
         return Keyring.parse(settings.key_material)
@@ -54,10 +64,7 @@ def load_keyring(settings: Settings) -> Keyring:
             "No keys: set CONFIDE_KEYS or CONFIDE_KEY_FILE, or run `confide init`."
         )
     if not settings.key_file.exists():
-        raise KeyConfigError(
-            f"Key file {settings.key_file} does not exist. `confide init` creates one; if the "
-            "database already holds reports, restore the key file from your backup instead."
-        )
+        raise KeyFileMissing(settings.key_file)
     return Keyring.from_file(settings.key_file)
 
 
@@ -72,6 +79,7 @@ def key_file_reader(settings: Settings) -> Callable[[], Keyring | None]:
 async def prepare_database(settings: Settings, engine: AsyncEngine, keyring: Keyring) -> None:
     """The embedded SQLite database migrates itself; a shared PostgreSQL is migrated explicitly
     (`confide migrate`), so that several replicas never race to change the schema."""
+    await check_reachable(engine)
     if is_sqlite(settings.database_url):
         await migrate(engine, keyring=keyring)
     elif await pending_migrations(engine):
@@ -114,7 +122,7 @@ async def serve(
         )
         await key_watch.tick()
         bot = build_bot(settings)
-        async with bot:  # getMe: a wrong token stops the start here
+        async with connected(bot, settings.base_url):  # getMe: stops here if it cannot work
             renderer = Renderer(catalogue(), questionnaire, bot.username)
             await set_default_commands(bot, catalogue())
             inbox = Inbox(sessions, keyring, clock)

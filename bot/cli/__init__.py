@@ -13,7 +13,10 @@ from telegram.error import InvalidToken
 from bot.config import ConfigError
 from bot.crypto import CryptoError
 from bot.intake.questionnaire import QuestionnaireError
+from bot.runtime import KeyFileMissing
+from bot.store.problems import DatabaseProblem
 from bot.store.upgrades import KeysNeeded
+from bot.telegram.app import TelegramUnreachable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"confide {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    sub.add_parser("init", help="write config.toml and a new key file (never overwrites)")
+    init = sub.add_parser("init", help="write config.toml and a new key file (never overwrites)")
+    init.add_argument(
+        "--keys",
+        action="store_true",
+        help="only a new key file, when config.toml exists and the database holds nothing yet",
+    )
     sub.add_parser("run", help="run the bot (long polling)")
     sub.add_parser("migrate", help="apply pending database migrations")
     invite = sub.add_parser("invite", help="print a one-time code to enrol a responder")
@@ -72,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if args.command == "init" and args.keys:
+            return asyncio.run(commands.new_keys())
         if args.command == "init":
             return commands.init()
         if args.command == "migrate":
@@ -89,7 +99,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "keys" and args.keys_command == "retire":
             return asyncio.run(keys.retire(args.kek_id))
         return commands.run()  # "run"
-    except (ConfigError, CryptoError, QuestionnaireError, KeysNeeded, ValueError) as error:
+    except KeyFileMissing as missing:
+        print(f"confide: {asyncio.run(commands.missing_keys(missing.path))}", file=sys.stderr)
+        return 2
+    except (
+        ConfigError,
+        CryptoError,
+        QuestionnaireError,
+        KeysNeeded,
+        ValueError,
+        DatabaseProblem,
+        TelegramUnreachable,
+    ) as error:
         print(f"confide: {error}", file=sys.stderr)
         return 2
     except InvalidToken:  # its message quotes the token: never shown

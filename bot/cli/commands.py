@@ -45,6 +45,66 @@ def init() -> int:
     return 0
 
 
+async def new_keys() -> int:
+    """`confide init --keys`: config.toml exists, the key file does not, and the database
+    holds nothing that needs the old keys — so nothing is lost by making new ones."""
+    from bot.store.contents import adopt_keys
+    from bot.store.database import create_engine
+    from bot.store.problems import check_reachable
+
+    settings = load_settings()
+    target = config_path(os.environ)
+    if not target.exists():
+        raise ConfigError(f"{target} does not exist: run `confide init` (without --keys) first.")
+    if settings.key_file is None:
+        raise ConfigError("no key file is configured ([keys] file in config.toml).")
+    if settings.key_file.exists():
+        raise ConfigError(f"{settings.key_file} already exists; not overwriting it.")
+    keyring = Keyring.generate()
+    engine = create_engine(settings.database_url)
+    try:
+        await check_reachable(engine)
+        held = await adopt_keys(engine, keyring)
+    finally:
+        await engine.dispose()
+    if not held.nothing:
+        raise ConfigError(_restore_advice(settings.key_file, held.reports, held.rows))
+    keyring.write_new_file(settings.key_file)
+    print(f"Wrote {settings.key_file} (mode 0600). The database held nothing, so nothing was lost.")
+    print("Back up the key file apart from the database: without it no report can be read.")
+    return 0
+
+
+async def missing_keys(path: Path) -> str:
+    """What to do about a missing key file: it depends on what the database holds."""
+    from bot.store.contents import held
+    from bot.store.database import create_engine
+    from bot.store.problems import DatabaseProblem, check_reachable
+
+    engine = create_engine(load_settings().database_url)
+    try:
+        await check_reachable(engine)
+        found = await held(engine)
+    except DatabaseProblem:
+        return f"the key file {path} does not exist: restore it from its backup."
+    finally:
+        await engine.dispose()
+    if found.nothing:
+        return (
+            f"the key file {path} does not exist, and the database holds nothing yet: "
+            "`confide init --keys` makes new keys."
+        )
+    return _restore_advice(path, found.reports, found.rows)
+
+
+def _restore_advice(path: Path, reports: int, rows: int) -> str:
+    what = f"{reports} report{'s' if reports != 1 else ''}" if reports else f"{rows} sealed rows"
+    return (
+        f"the key file {path} does not exist and the database holds {what}: restore the key file "
+        "from its backup. Without it, they are lost; new keys cannot read them."
+    )
+
+
 def run() -> int:
     settings = load_settings()
     logs.configure(settings.log_level, secrets=[settings.token or ""])
@@ -68,10 +128,12 @@ async def migrate_only() -> int:
     logs.configure(settings.log_level)
     from bot.runtime import load_keyring
     from bot.store.database import create_engine, migrate
+    from bot.store.problems import check_reachable
 
     keyring = load_keyring(settings) if settings.has_keys() else None
     engine = create_engine(settings.database_url)
     try:
+        await check_reachable(engine)
         await migrate(engine, keyring=keyring)
     finally:
         await engine.dispose()

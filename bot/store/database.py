@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.problems import CONNECT_SECONDS, checked_url, newer_schema
 from bot.store.upgrades import STEPS, KeysNeeded
 
 if TYPE_CHECKING:
@@ -59,7 +60,9 @@ def _create_private_file(path: Path) -> None:
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An engine that never puts bound parameters (ciphertext, hashes) into error messages."""
+    """An engine that never puts bound parameters (ciphertext, hashes) into error messages.
+    A URL Confide cannot use is refused here, in words (bot.store.problems)."""
+    checked_url(url)
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None and path.parent.is_dir():
@@ -78,6 +81,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(url, hide_parameters=True, **options)
         _make_sqlite_safe_for_concurrency(engine)
         return engine
+    options = {"connect_args": {"timeout": CONNECT_SECONDS}} | options
     return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, **options)
 
 
@@ -170,6 +174,7 @@ async def migrate(
         nonlocal ran_keyed_step
         config = _config_on(engine, connection)
         script = ScriptDirectory.from_config(config)
+        _refuse_newer(connection, script)
         current = MigrationContext.configure(connection).get_current_revision()
         path = [r.revision for r in reversed(list(script.iterate_revisions(revision, current)))]
         for step in path:
@@ -190,6 +195,17 @@ async def migrate(
         await connection.run_sync(run)
     if ran_keyed_step:
         await vacuum(engine)
+
+
+def _refuse_newer(connection: Connection, script: ScriptDirectory) -> None:
+    """A schema revision this code does not know was written by a newer version: migrating
+    cannot help, and running on it could damage it."""
+    known = {r.revision for r in script.walk_revisions()}
+    unknown = [
+        r for r in MigrationContext.configure(connection).get_current_heads() if r not in known
+    ]
+    if unknown:
+        raise newer_schema(unknown, script.get_current_head() or "none")
 
 
 def _config_on(engine: AsyncEngine, connection: Connection) -> Config:
@@ -247,6 +263,7 @@ async def pending_migrations(engine: AsyncEngine) -> bool:
 
     def check(connection: Connection) -> bool:
         script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+        _refuse_newer(connection, script)
         current = MigrationContext.configure(connection).get_current_heads()
         if set(current) != set(script.get_heads()):
             return True

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
 from telegram import Bot
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
@@ -23,3 +28,49 @@ def build_bot(settings: Settings) -> Bot:
         # Long polling has a connection of its own, so it never waits behind a reply.
         get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
+
+
+class TelegramUnreachable(Exception):
+    """The Bot API could not be reached at start-up; the message says what to check."""
+
+
+@contextlib.asynccontextmanager
+async def connected(bot: Bot, base_url: str) -> AsyncIterator[Bot]:
+    """The bot, once getMe answered. A network that is down, a name that does not resolve,
+    a silent server or a base URL that is not the Bot API stop the start in one line; a
+    wrong token raises InvalidToken (the CLI words it, never printing the token)."""
+    host = urlsplit(base_url).netloc or base_url
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise
+    except TimedOut:
+        raise TelegramUnreachable(
+            f"Telegram ({host}) did not answer in time: check the network (a firewall or a "
+            "proxy?) and start again."
+        ) from None
+    except NetworkError as error:
+        if any(sign in str(error) for sign in _DNS_FAILURES):
+            raise TelegramUnreachable(
+                f"cannot resolve {host} (DNS): check the machine's DNS, or [telegram] base_url."
+            ) from None
+        raise TelegramUnreachable(
+            f"cannot connect to Telegram ({host}): check the network and firewall, or "
+            "[telegram] base_url, and start again."
+        ) from None
+    except TelegramError:
+        raise TelegramUnreachable(
+            f"{host} does not answer like Telegram's Bot API: check [telegram] base_url."
+        ) from None
+    try:
+        yield bot
+    finally:
+        await bot.shutdown()
+
+
+_DNS_FAILURES = (
+    "Name or service not known",
+    "nodename nor servname",
+    "Temporary failure in name resolution",
+    "No address associated with hostname",
+)
