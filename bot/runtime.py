@@ -34,6 +34,7 @@ from bot.store.problems import check_reachable
 from bot.store.session import Sessions
 from bot.telegram.app import ALLOWED_UPDATES, build_bot, connected
 from bot.telegram.commands import set_default_commands
+from bot.telegram.connectivity import Connectivity
 from bot.telegram.dispatch import Dispatcher
 from bot.telegram.handlers import UpdateHandler
 from bot.telegram.janitor import Janitor
@@ -126,7 +127,8 @@ async def serve(
             renderer = Renderer(catalogue(), questionnaire, bot.username)
             await set_default_commands(bot, catalogue())
             inbox = Inbox(sessions, keyring, clock)
-            handler = UpdateHandler(service, renderer, bot, inbox)
+            connectivity = Connectivity()  # one view of Telegram's reachability per process
+            handler = UpdateHandler(service, renderer, bot, inbox, connectivity)
             dispatcher = Dispatcher(handler.handle, settings.concurrent_updates)
             poller = Poller(
                 bot,
@@ -134,6 +136,7 @@ async def serve(
                 dispatcher.submit,
                 timeout=settings.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
+                connectivity=connectivity,
             )
             sender = OutboxSender(
                 Outbox(sessions, keyring),
@@ -142,6 +145,7 @@ async def serve(
                 retry_base_seconds=settings.outbox_retry_seconds,
                 clock=clock,
                 wake=queued,
+                connectivity=connectivity,
             )
             watch = DeadlineWatch(sessions, keyring, settings.levels, clock, queued.set)
             janitor = Janitor(service.case_views, bot)

@@ -5,7 +5,9 @@ Logs name events only; never update payloads, texts, names or Telegram ids."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, Chat, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -16,6 +18,7 @@ from bot.services.inbox import Inbox, StoredUpdate
 from bot.services.protocol import Command, Edited, Incoming, Other, Text
 from bot.telegram import callbacks
 from bot.telegram.commands import set_chat_commands
+from bot.telegram.connectivity import Connectivity
 from bot.telegram.render import (
     DeleteRange,
     EditKeyboard,
@@ -26,7 +29,7 @@ from bot.telegram.render import (
 )
 
 log = logging.getLogger(__name__)
-SEND_ATTEMPTS = 4
+REPLY_PATIENCE = 600.0  # seconds a reply keeps trying while Telegram is unreachable
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 MAX_WIPE = 2000
 
@@ -36,12 +39,18 @@ class UpdateHandler:
     effect), and answered. An update the service does not see is marked handled here."""
 
     def __init__(
-        self, service: ConversationService, renderer: Renderer, bot: Bot, inbox: Inbox
+        self,
+        service: ConversationService,
+        renderer: Renderer,
+        bot: Bot,
+        inbox: Inbox,
+        connectivity: Connectivity | None = None,
     ) -> None:
         self.service = service
         self.renderer = renderer
         self.bot = bot
         self.inbox = inbox
+        self.connectivity = connectivity or Connectivity()
 
     async def handle(self, stored: StoredUpdate) -> None:
         try:
@@ -126,7 +135,7 @@ class UpdateHandler:
     async def deliver(self, chat_id: int, messages: list[Outgoing]) -> None:
         confidential: list[int] = []
         for item in messages:
-            await _with_retries(lambda item=item: self._send_one(chat_id, item, confidential))
+            await self._with_retries(functools.partial(self._send_one, chat_id, item, confidential))
         if confidential:
             try:
                 await self.service.case_views.shown(chat_id, confidential)
@@ -159,6 +168,32 @@ class UpdateHandler:
                 for start in range(0, len(ids), DELETE_BATCH):
                     await _quietly(bot.delete_messages(chat_id, ids[start : start + DELETE_BATCH]))
 
+    async def _with_retries(self, send: Callable[[], Awaitable[None]]) -> None:
+        """Replies are sent right away. Flood limits are waited out; while Telegram cannot
+        be reached the reply waits too (the chat's later updates queue behind it), for up to
+        REPLY_PATIENCE, so that an outage delays answers instead of losing them."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + REPLY_PATIENCE
+        while True:
+            try:
+                await send()
+            except RetryAfter as error:
+                delay = error.retry_after
+                seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
+                log.warning("event=reply_rate_limited retry_after=%s", seconds)
+                await asyncio.sleep(seconds)
+            except (Forbidden, BadRequest) as error:
+                log.warning("event=reply_refused error=%s", type(error).__name__)
+                return
+            except NetworkError as error:  # timeouts and 5xx too
+                if loop.time() >= give_up:
+                    log.error("event=reply_failed error=%s", type(error).__name__)
+                    return
+                await self.connectivity.pause(error)
+            else:
+                self.connectivity.succeeded()
+                return
+
 
 def _message_event(message: Message, bot_username: str) -> Command | Text | Other:
     text = message.text
@@ -170,27 +205,6 @@ def _message_event(message: Message, bot_username: str) -> Command | Text | Othe
         if not addressee or addressee.lower() == bot_username.lower():
             return Command(name.lower(), argument.strip())
     return Text(text)
-
-
-async def _with_retries(send: object) -> None:
-    """Replies are sent right away; Telegram's flood limits and blips get a few retries."""
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            await send()  # type: ignore[operator]
-            return
-        except RetryAfter as error:
-            delay = error.retry_after
-            seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
-            log.warning("event=reply_rate_limited retry_after=%s", seconds)
-            await asyncio.sleep(seconds)
-        except (Forbidden, BadRequest) as error:
-            log.warning("event=reply_refused error=%s", type(error).__name__)
-            return
-        except NetworkError as error:
-            if attempt == SEND_ATTEMPTS:
-                log.error("event=reply_failed error=%s", type(error).__name__)
-                return
-            await asyncio.sleep(0.5 * attempt)
 
 
 async def _quietly_done(inbox: Inbox, update_id: int) -> None:

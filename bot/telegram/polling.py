@@ -8,7 +8,6 @@ in flight when the process is killed would be gone; hence this loop, on PTB's Bo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import warnings
 from collections.abc import Callable
@@ -19,10 +18,10 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from bot.services.inbox import Inbox, StoredUpdate
+from bot.telegram.connectivity import Connectivity
 from bot.telegram.updates import chat_of, without_names
 
 log = logging.getLogger(__name__)
-BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 # The raw updates are needed (to store each before parsing it: one that does not parse must
 # not block the rest), so getUpdates goes through do_api_request, which PTB discourages.
 warnings.filterwarnings("ignore", message=r".*Bot\.getUpdates.*", category=PTBUserWarning)
@@ -37,6 +36,7 @@ class Poller:
         *,
         timeout: int,
         allowed_updates: list[str],
+        connectivity: Connectivity | None = None,
     ) -> None:
         self.bot = bot
         self.inbox = inbox
@@ -44,7 +44,7 @@ class Poller:
         self.timeout = timeout
         self.allowed_updates = allowed_updates
         self.offset: int | None = None
-        self._backoff = 0.0
+        self.connectivity = connectivity or Connectivity()
 
     async def resume(self) -> int:
         """Hand over what was stored before and not handled; returns how many."""
@@ -69,9 +69,9 @@ class Poller:
             except InvalidToken:
                 raise
             except TelegramError as error:
-                await self._outage(error, stop)
+                await self.connectivity.pause(error, stop)
                 continue
-            self._recovered()
+            self.connectivity.succeeded()
             if updates:
                 await self._take(updates)
 
@@ -93,16 +93,3 @@ class Poller:
         self.offset = max(int(u["update_id"]) for u in updates) + 1
         for item in stored:
             self.submit(chat_of(item.data), item)
-
-    async def _outage(self, error: TelegramError, stop: asyncio.Event) -> None:
-        """One WARNING when Telegram becomes unreachable, then quiet retries with back-off."""
-        if not self._backoff:
-            log.warning("event=telegram_unreachable error=%s", type(error).__name__)
-        self._backoff = min(BACKOFF_MAX, (self._backoff or BACKOFF_START / 2) * 2)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self._backoff)
-
-    def _recovered(self) -> None:
-        if self._backoff:
-            log.info("event=telegram_reachable_again")
-            self._backoff = 0.0

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 
 from telegram import Bot, BotCommandScopeChat
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.i18n import DEFAULT
 from bot.services.outbox import LEASE, Delivery, Outbox, retry_delay
+from bot.telegram.connectivity import Connectivity
 from bot.telegram.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class OutboxSender:
         retry_base_seconds: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         wake: asyncio.Event | None = None,
+        connectivity: Connectivity | None = None,
     ) -> None:
         self.outbox = outbox
         self.bot = bot
@@ -42,6 +44,7 @@ class OutboxSender:
         self.retry_base_seconds = retry_base_seconds
         self.clock = clock
         self.wake = wake or asyncio.Event()  # set by whoever queues a message
+        self.connectivity = connectivity or Connectivity()
 
     def poke(self) -> None:
         """Something was queued: send now rather than at the next poll."""
@@ -95,16 +98,21 @@ class OutboxSender:
                 "event=outbox_undeliverable id=%s error=%s", delivery.id, type(error).__name__
             )
             await self.outbox.give_up(delivery, type(error).__name__)
-        except TelegramError as error:  # network trouble, 5xx, timeouts
+        except NetworkError as error:  # network trouble, 5xx, timeouts: an outage, said once
+            self.connectivity.failed(error)
+            await self._retry(delivery, type(error).__name__, None)
+        except TelegramError as error:
             await self._retry(delivery, type(error).__name__, None)
         else:
+            self.connectivity.succeeded()
             await self.outbox.delivered(delivery)
             log.info("event=outbox_sent id=%s attempts=%d", delivery.id, delivery.attempts)
 
     async def _retry(self, delivery: Delivery, error: str, retry_after: float | None) -> None:
         delay = retry_delay(delivery.attempts, self.retry_base_seconds, retry_after)
         if await self.outbox.retry_later(delivery, self.clock(), delay, error):
-            log.info(
+            log.log(
+                logging.DEBUG if self.connectivity.down else logging.INFO,
                 "event=outbox_retry id=%s error=%s in=%.1fs",
                 delivery.id,
                 error,
