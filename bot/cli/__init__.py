@@ -20,7 +20,7 @@ from bot.telegram.app import TelegramUnreachable
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.cli import commands, keys
+    from bot.cli import commands, keys, people
 
     parser = argparse.ArgumentParser(
         prog="confide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     retire = keys_sub.add_parser("retire", help="remove an old key-encryption key (kek.ID)")
     retire.add_argument("kek_id", type=int, metavar="ID")
+    people.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `confide` explains itself rather than starting anything
         parser.print_help()
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(keys.rotate(args.wait, args.batch))
         if args.command == "keys" and args.keys_command == "retire":
             return asyncio.run(keys.retire(args.kek_id))
+        if args.command in ("responders", "invites"):
+            return asyncio.run(people.run(args))
         return commands.run()  # "run"
     except KeyFileMissing as missing:
         print(f"confide: {asyncio.run(commands.missing_keys(missing.path))}", file=sys.stderr)

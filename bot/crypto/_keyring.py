@@ -430,7 +430,13 @@ class Keyring:
         display_name: str,
         expires_at: datetime,
         used_at: datetime | None,
+        revoked_at: datetime | None = None,
     ) -> bytes:
+        """A revoked invite's MAC covers its revocation, so clearing `revoked_at` in the
+        database breaks the MAC and the code enrols no one. An invite never revoked is
+        authenticated exactly as before revocation existed: codes already handed out stay
+        valid across the upgrade."""
+        revocation = () if revoked_at is None else ("revoked", _minute(revoked_at))
         return self.mac(
             "invite-row",
             str(invite_id),
@@ -439,6 +445,7 @@ class Keyring:
             display_name,
             _minute(expires_at),
             _minute(used_at),
+            *revocation,
         )
 
     def audit_head_mac(self, seq: int, link: bytes) -> bytes:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.cases.lifecycle import OPEN_STATES
-from bot.services import audit, people
-from bot.services.outbox import Notification
+from bot.services import access, audit, people
 from bot.services.protocol import (
     AuditLine,
     QueueItem,
@@ -30,29 +29,22 @@ async def command(turn: Turn, me: Responder, name: str, argument: str) -> list[V
         staff = await people.everyone(turn.session, turn.keyring)
         return [ShowResponders(tuple((p.display_name, p.role, p.active) for p in staff))]
     if name == "revoke":
-        return await _revoke(turn, argument)
+        return await _revoke(turn, me, argument)
     return [await _overdue(turn, me)]
 
 
-async def _revoke(turn: Turn, name: str) -> list[View]:
+async def _revoke(turn: Turn, me: Responder, name: str) -> list[View]:
+    """The rules are bot.services.access's, shared with `confide responders revoke`."""
     if not name:
         return [Say("usage_revoke")]
-    found = [
-        p
-        for p in await people.active_responders(turn.session, turn.keyring)
-        if p.display_name.casefold() == name.casefold()
-    ]
-    if not found:
+    found = await access.find_responder(turn.session, turn.keyring, name)
+    if isinstance(found, access.Refusal):
+        if found.reason == "ambiguous":
+            return [Say("ambiguous_responder", {"name": name, "count": str(len(found.matches))})]
         return [Say("no_such_responder", {"name": name})]
-    person = found[0]
-    person.active, person.revoked_at = False, turn.now
-    people.seal_responder(turn.keyring, person)
-    for case in await queries.open_cases(turn.session, [s.value for s in OPEN_STATES], person.id):
-        case.claimed_by, case.claimed_at = None, None  # back to the queue
-    turn.notify_responder(person, Notification("you_were_revoked", person.language))
-    turn.notify_responder(person, Notification("", person.language, kind="commands"))
-    log.info("event=responder_revoked")
-    return [Say("revoked", {"name": person.display_name})]
+    await access.revoke(turn.session, turn.keyring, found, access.Actor.of(me), turn.now)
+    turn.notified = True
+    return [Say("revoked", {"name": found.display_name})]
 
 
 async def _overdue(turn: Turn, me: Responder) -> ShowQueue:

@@ -21,6 +21,11 @@ from bot.store import audit as log_table
 from bot.store.models import AuditEntry
 from bot.store.session import Session
 
+# The actor and role of an entry made from the command line, whoever runs it. Changes of
+# access (bot.services.access) and keys have no case: an entry then says who acted, in what
+# role, and what was done, never to whom.
+OPERATOR = "operator"
+
 
 def _entry_bytes(
     seq: int, at: datetime, case_id: uuid.UUID | None, actor: str, role: str, action: str

@@ -12,7 +12,7 @@ from bot.cases.ids import new_receipt_code, normalize_receipt_code
 from bot.cases.lifecycle import State
 from bot.cases.readers import Occasion
 from bot.crypto import Keyring
-from bot.services import people
+from bot.services import access, people
 from bot.services.outbox import URGENT, Notification, new_case_alert
 from bot.services.protocol import Say, SetCommands, Term, View
 from bot.services.turn import Turn
@@ -21,7 +21,7 @@ from bot.store.models import Invite, Responder
 from bot.store.session import Session
 
 log = logging.getLogger(__name__)
-ROLES = ("responder", "admin")
+ROLES = access.ROLES
 WAITING_ALERTS = 20  # a new responder is alerted to this many waiting cases; /queue has all
 
 
@@ -34,17 +34,18 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
     await turn.code_checked()
     if code is not None:
         invite = await queries.invite_by_lookup(turn.session, turn.keyring.invite_lookup(code))
-        if invite is not None and not people.invite_intact(turn.keyring, invite):
-            invite = None
-    if invite is None:
+    state = (
+        access.TAMPERED if invite is None else access.invite_state(turn.keyring, invite, turn.now)
+    )
+    if invite is None or state == access.TAMPERED:
         await turn.code_failed()
         log.info("event=enrol_refused reason=unknown")
         return [Say("enrol_bad_code")]
-    if invite.used_at is not None:
+    if state in (access.USED, access.REVOKED):  # someone holds a code they should not use
         await turn.code_failed()
-        log.info("event=enrol_refused reason=used")
-        return [Say("enrol_used_code")]
-    if invite.expires_at <= turn.now:
+        log.info("event=enrol_refused reason=%s", state)
+        return [Say(f"enrol_{state}_code")]
+    if state == access.EXPIRED:
         log.info("event=enrol_refused reason=expired")
         return [Say("enrol_expired_code")]
     invite.used_at = turn.now
@@ -61,6 +62,7 @@ async def enrol(turn: Turn, code_text: str) -> list[View]:
         person.language, person.enrolled_at, person.revoked_at = turn.language, turn.now, None
         people.seal_responder(turn.keyring, person)
     await turn.session.flush()
+    await access.enrolled(turn.session, turn.keyring, person, turn.now)
     waiting = await alert_waiting_cases(turn, person)
     log.info("event=responder_enrolled role=%s waiting=%d", invite.role, waiting)
     return [
@@ -102,13 +104,19 @@ async def create_invite(
     display_name: str,
     now: datetime,
     valid_for: timedelta,
+    *,
+    actor: access.Actor = access.OPERATOR,
 ) -> str:
-    """A one-time enrolment code; only its keyed hash is stored."""
+    """A one-time enrolment code; only its keyed hash is stored. Refused (ValueError, saying
+    what to do) for a name an active responder or a pending invite already has, so that a
+    name keeps naming one person. Recorded in the audit log."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    name = " ".join(display_name.split())
+    name = access.normal_name(display_name)
     if not name or len(name) > 64:
         raise ValueError("the display name must be 1 to 64 characters")
+    if (taken := await access.name_in_use(session, keyring, name, now)) is not None:
+        raise ValueError(taken)
     code = new_receipt_code()
     invite = Invite(
         id=uuid.uuid4(),
@@ -120,4 +128,5 @@ async def create_invite(
     )
     people.seal_invite(keyring, invite)
     session.add(invite)
+    await access.invite_made(session, keyring, role, actor, now)
     return code

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.crypto import CryptoError, KeyConfigError, KeyOwner, Keyring
+from bot.services import audit
+from bot.services.audit import OPERATOR
 from bot.store import keys as stored_keys
 from bot.store.models import Chat
 from bot.store.session import CONFLICTS, Session, Sessions
@@ -206,9 +208,12 @@ async def _rekey_chat(session: Session, keyring: Keyring, chat: Chat) -> bool:
     return await stored_keys.rekey_chat(session, chat, wrapped, state)
 
 
-async def finish_rotation(sessions: Sessions, kek_id: int) -> None:
+async def finish_rotation(sessions: Sessions, keyring: Keyring, kek_id: int) -> None:
     async with sessions.begin() as session:
         await stored_keys.set_kek_state(session, kek_id, stored_keys.CURRENT)
+        await audit.record(
+            session, keyring, None, OPERATOR, OPERATOR, "keys_rotated", datetime.now(UTC)
+        )
 
 
 async def check_retirable(sessions: Sessions, keyring: Keyring, kek_id: int) -> None:
@@ -228,9 +233,12 @@ async def check_retirable(sessions: Sessions, keyring: Keyring, kek_id: int) -> 
         )
 
 
-async def forget_kek(sessions: Sessions, kek_id: int) -> None:
+async def forget_kek(sessions: Sessions, keyring: Keyring, kek_id: int) -> None:
     async with sessions.begin() as session:
         await stored_keys.forget_kek(session, kek_id)
+        await audit.record(
+            session, keyring, None, OPERATOR, OPERATOR, "kek_retired", datetime.now(UTC)
+        )
 
 
 async def retire(
@@ -245,7 +253,7 @@ async def retire(
     remaining_keys = keyring.without_kek(kek_id)
     if not await install(remaining_keys):
         return False
-    await forget_kek(sessions, kek_id)
+    await forget_kek(sessions, keyring, kek_id)
     keyring.reload(remaining_keys)
     return True
 
@@ -301,7 +309,7 @@ async def rotate(
             while count := await rewrap_batch(sessions, keyring, owner, batch):
                 done += count
                 progress(done, max(total, done))
-    await finish_rotation(sessions, target)
+    await finish_rotation(sessions, keyring, target)
     return target
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,7 +74,8 @@ class NoticeButton:
 class Notification:
     """What to say, still without words: a catalogue key, plain-text parameters (escaped when
     rendered), buttons, and the recipient's language. A kind of "commands" asks the sender
-    to reset the recipient's command menu instead."""
+    to set the recipient's command menu instead: their role's (params["role"], filled in
+    when it is sent), or a reporter's when there is none."""
 
     key: str
     language: str
@@ -233,7 +234,14 @@ class Outbox:
             payload = self.keyring.responder_key(person.id, person.wrapped_key).open_notice(
                 row.id, row.case_id, row.payload
             )
-            return people.chat_of(self.keyring, person), Notification.from_json(payload)
+            notification = Notification.from_json(payload)
+            if notification.kind == "commands":
+                # The menu the person's row calls for now: their role's if active (set by
+                # `confide responders role`), a reporter's if revoked. Queued before either
+                # change, it still brings the newest one.
+                role = {"role": person.role} if person.active else {}
+                notification = replace(notification, params=role)
+            return people.chat_of(self.keyring, person), notification
         except CryptoError as error:
             log.warning("event=tampering_detected what=outbox_row error=%s", type(error).__name__)
             return None

@@ -51,6 +51,7 @@ def _invite_mac(keyring: Keyring, invite: Invite) -> bytes:
         display_name=invite.display_name,
         expires_at=invite.expires_at,
         used_at=invite.used_at,
+        revoked_at=invite.revoked_at,
     )
 
 

@@ -128,7 +128,8 @@ class Responder(Base):
 
 class Invite(Base):
     """A one-time enrolment code, known only by its keyed hash; `mac` authenticates its
-    role, name and validity."""
+    role, name and validity: when it expires, whether it was used, whether it was revoked
+    (`confide invites revoke`)."""
 
     __tablename__ = "invites"
 
@@ -139,6 +140,7 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
     expires_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
     used_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
     mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 

@@ -167,6 +167,12 @@ async def invite_by_lookup(session: AsyncSession, lookup: bytes) -> Invite | Non
     return (await session.scalars(select(Invite).where(Invite.code_lookup == lookup))).one_or_none()
 
 
+async def invites(session: AsyncSession) -> list[Invite]:
+    """Every invite, newest first (the operator's `confide invites list`)."""
+    query = select(Invite).order_by(Invite.created_at.desc(), Invite.display_name)
+    return list(await session.scalars(query))
+
+
 # ---- messages to delete from responders' chats ------------------------------------------------
 
 

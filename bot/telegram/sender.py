@@ -19,6 +19,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.i18n import DEFAULT
 from bot.services.outbox import LEASE, Delivery, Outbox, retry_delay
+from bot.telegram.commands import set_chat_commands
 from bot.telegram.connectivity import Connectivity
 from bot.telegram.render import Renderer
 
@@ -77,7 +78,14 @@ class OutboxSender:
     async def _send(self, delivery: Delivery) -> None:
         notification = delivery.notification
         try:
-            if notification.kind == "commands":
+            if notification.kind == "commands" and notification.params.get("role"):
+                await set_chat_commands(
+                    self.bot,
+                    self.renderer.catalogue,
+                    delivery.chat_id,
+                    notification.params["role"],
+                )
+            elif notification.kind == "commands":
                 for language in self.renderer.catalogue.languages:
                     await self.bot.delete_my_commands(
                         scope=BotCommandScopeChat(delivery.chat_id),

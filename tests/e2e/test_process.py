@@ -126,7 +126,7 @@ def test_a_bare_confide_explains_itself_and_starts_nothing(tmp_path: Path) -> No
     assert described.stdout == bare.stdout
     for command in ("init", "run", "migrate", "invite", "tick", "audit verify", "audit anchor"):
         assert command in bare.stdout, command
-    for command in ("keys rotate", "keys retire"):
+    for command in ("keys rotate", "keys retire", "responders list", "invites list"):
         assert command in bare.stdout, command
 
 
