@@ -20,9 +20,11 @@ from bot.intake.questionnaire import load_questionnaire
 from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
+from bot.services.health import HealthLine
 from bot.services.inbox import Inbox
 from bot.services.keys import WATCH_SECONDS, KeyWatch, check_keys
 from bot.services.outbox import Outbox
+from bot.services.retention import RetentionWatch
 from bot.store.database import (
     create_engine,
     is_sqlite,
@@ -46,7 +48,8 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
 ANCHOR_EVERY = timedelta(hours=1)
 STAFFING_EVERY = timedelta(hours=1)  # the warning while no responder is enrolled
-STOP_GRACE_SECONDS = 5.0
+RETENTION_EVERY = timedelta(minutes=10)
+STOP_GRACE_SECONDS = 4.0  # twice, at most (updates, then chores): SIGTERM to exit under 10 s
 
 
 class KeyFileMissing(KeyConfigError):
@@ -117,6 +120,8 @@ async def serve(
             exclusion=settings.exclusion,
             limits=settings.limits,
             on_notify=queued.set,
+            zone=settings.timezone,
+            retention=settings.retention,
         )
         key_watch = KeyWatch(
             sessions, keyring, key_file_reader(settings), clock, on_change=service.chats.forget
@@ -124,7 +129,13 @@ async def serve(
         await key_watch.tick()
         bot = build_bot(settings)
         async with connected(bot, settings.base_url):  # getMe: stops here if it cannot work
-            renderer = Renderer(catalogue(), questionnaire, bot.username)
+            renderer = Renderer(
+                catalogue(),
+                questionnaire,
+                bot.username,
+                zone=settings.timezone,
+                organisation=settings.organisation,
+            )
             await set_default_commands(bot, catalogue())
             inbox = Inbox(sessions, keyring, clock)
             connectivity = Connectivity()  # one view of Telegram's reachability per process
@@ -148,6 +159,8 @@ async def serve(
                 connectivity=connectivity,
             )
             watch = DeadlineWatch(sessions, keyring, settings.levels, clock, queued.set)
+            retention = RetentionWatch(sessions, keyring, settings.retention, clock, queued.set)
+            health = HealthLine(sessions, lambda: dispatcher.handled, clock)
             janitor = Janitor(service.case_views, bot)
             max_age = timedelta(hours=settings.draft_max_age_hours)
             scan = settings.deadline_scan_seconds
@@ -167,6 +180,10 @@ async def serve(
                 periodically("key_watch", min(scan, WATCH_SECONDS), stop, key_watch.tick),
                 periodically("case_view_sweep", scan, stop, janitor.sweep),
                 periodically("prune", PRUNE_EVERY.total_seconds(), stop, prune),
+                periodically("retention", RETENTION_EVERY.total_seconds(), stop, retention.run),
+                periodically(
+                    "health", settings.health_seconds, stop, health.write, first_wait=True
+                ),
                 periodically(
                     "audit_anchor",
                     ANCHOR_EVERY.total_seconds(),
@@ -202,10 +219,19 @@ async def serve(
 
 
 async def periodically(
-    name: str, every_seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[object]]
+    name: str,
+    every_seconds: float,
+    stop: asyncio.Event,
+    work: Callable[[], Awaitable[object]],
+    *,
+    first_wait: bool = False,
 ) -> None:
-    """Run `work` now and then every `every_seconds` until `stop`; a failure is logged (by
-    its kind only) and the next round tries again."""
+    """Run `work` now (or, with `first_wait`, a period from now) and then every
+    `every_seconds` until `stop`; a failure is logged (by its kind only) and the next round
+    tries again."""
+    if first_wait:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
     while not stop.is_set():
         try:
             await work()

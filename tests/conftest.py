@@ -3,16 +3,14 @@ is set), the project's Telegram Bot API emulator, keys, and the bot itself."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from databases import empty_database
 from harness import BOT_USERNAME, TOKEN, InProcessBot, bot_environment
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from world import Clock, make_world
 
 from bot.crypto import Keyring
@@ -22,25 +20,12 @@ from bot.store.database import create_engine, migrate
 if TYPE_CHECKING:
     from emulator import BotApiEmulator
 
-POSTGRES_URL = os.environ.get("CONFIDE_TEST_DATABASE_URL")
-
 
 @pytest.fixture
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of its own for each test."""
-    if not POSTGRES_URL:
-        yield f"sqlite+aiosqlite:///{tmp_path}/confide.db"
-        return
-    name = f"confide_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with empty_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ class Occasion(StrEnum):
     ESCALATION = "escalation"  # a deadline was missed
     REPORTER_WROTE = "reporter_wrote"
     WITHDRAWN = "withdrawn"
+    RETENTION = "retention"  # the content is to be shredded in a week
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,12 @@ def recipients(
     escalation (or, if the reporter excluded every admin, the other readers); everyone who
     may read it otherwise. Empty only when the case has no reader at all."""
     allowed = readers(staff, excluded)
-    if occasion in (Occasion.REMINDER, Occasion.REPORTER_WROTE, Occasion.WITHDRAWN):
+    if occasion in (
+        Occasion.REMINDER,
+        Occasion.REPORTER_WROTE,
+        Occasion.WITHDRAWN,
+        Occasion.RETENTION,
+    ):
         handling = [p for p in allowed if p.id == claimer]
         return handling or allowed
     if occasion is Occasion.ESCALATION:

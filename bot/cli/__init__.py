@@ -16,11 +16,11 @@ from bot.intake.questionnaire import QuestionnaireError
 from bot.runtime import KeyFileMissing
 from bot.store.problems import DatabaseProblem
 from bot.store.upgrades import KeysNeeded
-from bot.telegram.app import TelegramUnreachable
+from bot.telegram.app import REFUSED_BY_TELEGRAM, TelegramUnreachable
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.cli import commands, keys, people
+    from bot.cli import backup, check, commands, keys, people
 
     parser = argparse.ArgumentParser(
         prog="confide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("run", help="run the bot (long polling)")
     sub.add_parser("migrate", help="apply pending database migrations")
+    sub.add_parser("check", help="run every start-up check without starting the bot")
     invite = sub.add_parser("invite", help="print a one-time code to enrol a responder")
     invite.add_argument("--role", choices=("responder", "admin"), default="responder")
     invite.add_argument("--name", required=True, help="display name shown to colleagues")
@@ -75,6 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     retire = keys_sub.add_parser("retire", help="remove an old key-encryption key (kek.ID)")
     retire.add_argument("kek_id", type=int, metavar="ID")
+    backup_parser = sub.add_parser(
+        "backup", help="write a consistent copy of the database (never the keys) to a new file"
+    )
+    backup_parser.add_argument("path", metavar="PATH", help="the new file (never overwritten)")
+    restore_parser = sub.add_parser(
+        "restore", help="restore a backup into the configured database, and check the keys"
+    )
+    restore_parser.add_argument("path", metavar="PATH", help="a file written by `confide backup`")
+    restore_parser.add_argument(
+        "--force", action="store_true", help="replace a database that already holds data"
+    )
     people.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `confide` explains itself rather than starting anything
@@ -85,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(commands.new_keys())
         if args.command == "init":
             return commands.init()
+        if args.command == "check":
+            return asyncio.run(check.check())
         if args.command == "migrate":
             return asyncio.run(commands.migrate_only())
         if args.command == "invite":
@@ -99,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(keys.rotate(args.wait, args.batch))
         if args.command == "keys" and args.keys_command == "retire":
             return asyncio.run(keys.retire(args.kek_id))
+        if args.command == "backup":
+            return asyncio.run(backup.take(args.path))
+        if args.command == "restore":
+            return asyncio.run(backup.restore(args.path, args.force))
         if args.command in ("responders", "invites"):
             return asyncio.run(people.run(args))
         return commands.run()  # "run"
@@ -117,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"confide: {error}", file=sys.stderr)
         return 2
     except InvalidToken:  # its message quotes the token: never shown
-        print(
-            "confide: Telegram refused the bot token (wrong, or revoked): get the token from "
-            "@BotFather and set CONFIDE_TELEGRAM_TOKEN.",
-            file=sys.stderr,
-        )
+        print(f"confide: {REFUSED_BY_TELEGRAM}", file=sys.stderr)
         return 2
 
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from pathlib import Path
 
@@ -144,7 +145,7 @@ async def migrate_only() -> int:
 async def invite_code(role: str, name: str) -> int:
     settings = load_settings()
     logs.configure("WARNING")
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from bot.services.enrolment import create_invite
 
@@ -215,19 +216,32 @@ async def verify_audit(anchor_texts: list[str] | None = None) -> int:
 
 
 async def tick_once(now_text: str | None) -> int:
-    """One deadline scan, as the running bot does every few seconds (usable from cron)."""
-    from datetime import UTC, datetime
-
+    """One round of what the running bot does on its clock: deadlines (reminders,
+    escalations) and retention. Usable from cron, and for drills with `--now`."""
     settings = load_settings()
     logs.configure(settings.log_level)
     from bot.services.deadlines import DeadlineWatch
+    from bot.services.retention import RetentionWatch
 
-    now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
+    now = datetime.now(UTC) if now_text is None else _moment(now_text, settings.timezone)
     engine, sessions, keyring = await open_database()
     try:
-        watch = DeadlineWatch(sessions, keyring, settings.levels, lambda: now)
-        fired = await watch.scan()
+        fired = await DeadlineWatch(sessions, keyring, settings.levels, lambda: now).scan()
+        kept = await RetentionWatch(sessions, keyring, settings.retention, lambda: now).run()
     finally:
         await engine.dispose()
     print(f"{fired} deadline actions fired")
+    print(f"retention: {kept.warned} warned, {kept.shredded} shredded, {kept.deleted} deleted")
     return 0
+
+
+def _moment(text: str, zone: tzinfo) -> datetime:
+    """An ISO time; without an offset it is read in the organisation's time zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--now {text!r} is not a time: write it like 2026-08-02T09:30 (read in the "
+            "organisation's time zone) or 2026-08-02T09:30+08:00."
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)

@@ -4,9 +4,10 @@ Envelope scheme (SecureDrop/GlobaLeaks style): each record has its own random da
 stored only wrapped by a key-encryption key (KEK) from the key file. The rest of the code
 speaks in records' verbs: a `CaseKey` seals and opens a case's answers, thread and notes;
 a `ChatKey` a chat's state; a `DraftKey` a report being written, and becomes the case's key
-at submission; a `ResponderKey` a responder's chat. Look-ups are keyed hashes with a
-purpose each (`Keyring.chat_lookup`, `receipt_lookup` ...), and rows that grant power carry
-a MAC (`Keyring.responder_mac`). A copy of the database without the key file reveals
+at submission; a `ResponderKey` a responder's chat; a `StatisticsKey` the coarse figures
+that remain of shredded cases. Look-ups are keyed hashes with a purpose each
+(`Keyring.chat_lookup`, `receipt_lookup` ...), and rows that grant power carry a MAC
+(`Keyring.responder_mac`). A copy of the database without the key file reveals
 nothing; write access to it without the key file grants nothing.
 """
 
@@ -20,6 +21,7 @@ from bot.crypto._records import (
     KeyOwner,
     ReporterLink,
     ResponderKey,
+    StatisticsKey,
 )
 
 __all__ = [
@@ -34,5 +36,6 @@ __all__ = [
     "Keyring",
     "ReporterLink",
     "ResponderKey",
+    "StatisticsKey",
     "TamperedError",
 ]

@@ -33,7 +33,15 @@ from bot.crypto._aead import (
     seal_blob,
     split_blob,
 )
-from bot.crypto._records import CaseKey, ChatKey, DraftKey, InboxKey, KeyOwner, ResponderKey
+from bot.crypto._records import (
+    CaseKey,
+    ChatKey,
+    DraftKey,
+    InboxKey,
+    KeyOwner,
+    ResponderKey,
+    StatisticsKey,
+)
 
 _WRAP_KIND: Final = "wrapped-data-key"
 _KEK_CHECK_KIND: Final = "kek-check"
@@ -371,6 +379,14 @@ class Keyring:
 
     def inbox_key(self, update_id: int, wrapped: bytes) -> InboxKey:
         return InboxKey(self.unwrap(wrapped, KeyOwner.INBOX.owner(update_id)), update_id)
+
+    def new_statistics_key(self, key_id: uuid.UUID) -> tuple[StatisticsKey, bytes]:
+        key = DataKey.generate()
+        return StatisticsKey(key, key_id), self.wrap(key, KeyOwner.STATISTICS.owner(key_id))
+
+    def statistics_key(self, key_id: uuid.UUID, wrapped: bytes) -> StatisticsKey:
+        owner = KeyOwner.STATISTICS.owner(key_id)
+        return StatisticsKey(self.unwrap(wrapped, owner), key_id)
 
     def rewrap(self, owner: KeyOwner, record_id: uuid.UUID | int | str, wrapped: bytes) -> bytes:
         """Re-encrypt a wrapped data key under the current KEK; field blobs stay as they are."""

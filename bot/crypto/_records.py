@@ -20,6 +20,7 @@ EXCLUSIONS_MIN = 1024
 DRAFT_MIN = 4096
 STATE_MIN = 512
 MESSAGE_MIN = 1024
+FIGURES_MIN = 256  # a statistics row, with or without a category, is one size
 
 
 class KeyOwner(StrEnum):
@@ -30,6 +31,7 @@ class KeyOwner(StrEnum):
     CASE = "cases"
     RESPONDER = "responders"
     INBOX = "inbox"
+    STATISTICS = "statistics"
 
     def owner(self, record_id: uuid.UUID | int | str) -> str:
         return f"{self.value}:{record_id}"
@@ -205,6 +207,24 @@ class ResponderKey(_RecordKey):
         return FieldRef(
             "outbox", str(outbox_id), "payload", ("responder", self._id, str(about_case or ""))
         )
+
+
+class StatisticsKey(_RecordKey):
+    """What statistics keep of cases whose content is gone (coarse figures, no case id).
+    A key of their own: they outlive every case key, and a copy of the database without
+    the key file reads none of them; it is re-wrapped by KEK rotation like any other."""
+
+    __slots__ = ()
+
+    def seal_figures(self, row_id: uuid.UUID, figures: dict[str, Any]) -> bytes:
+        return self._seal(figures, self._figures_ref(row_id), FIGURES_MIN)
+
+    def open_figures(self, row_id: uuid.UUID, sealed: bytes | None) -> dict[str, Any]:
+        data: dict[str, Any] = self._open(sealed, self._figures_ref(row_id))
+        return data
+
+    def _figures_ref(self, row_id: uuid.UUID) -> FieldRef:
+        return FieldRef("case_statistics", str(row_id), "figures", (self._id,))
 
 
 class InboxKey(_RecordKey):

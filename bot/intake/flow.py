@@ -156,6 +156,7 @@ class Notice:
     limit: int = 0
     length: int = 0
     note: Text | None = None
+    urgent: bool = False  # the note of a choice that marks the case urgent
 
 
 @dataclass(frozen=True)
@@ -392,7 +393,7 @@ class Intake:
     def _answer(self, draft: Draft, question: Question, value: Answer) -> Step:
         answers = {**draft.answers, question.id: value}
         notes = tuple(
-            Notice(NoticeKind.CHOICE_NOTE, note=choice.note)
+            Notice(NoticeKind.CHOICE_NOTE, note=choice.note, urgent=choice.urgent)
             for v in (value if isinstance(value, list) else [value])
             if (choice := question.choice(v)) is not None and choice.note is not None
         )

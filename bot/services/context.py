@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 
 from bot.cases.limits import Limits
+from bot.cases.retention import Retention
 from bot.cases.sla import ServiceLevels
 from bot.crypto import Keyring
 from bot.intake.flow import Intake
@@ -25,6 +27,8 @@ class Context:
     exclusion: str = "list"  # how the conflict-of-interest question is asked
     default_language: str = "en"
     draft_max_age_hours: float = 72
+    zone: tzinfo = UTC  # the organisation's time zone: the day "today" means
+    retention: Retention = field(default_factory=Retention)  # told to the reporter
     # Something was queued in the outbox: its sender should look now.
     wake_sender: Callable[[], None] = lambda: None
 

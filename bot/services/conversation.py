@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.cases.lifecycle import OPEN_STATES
 from bot.cases.limits import Limits
+from bot.cases.retention import Retention
 from bot.cases.sla import ServiceLevels
 from bot.crypto import ChatKey, CryptoError, Keyring
 from bot.i18n import Language, pick_language
@@ -61,6 +62,8 @@ class ConversationService:
         case_content_hours: float = 24,
         exclusion: str = "list",
         limits: Limits | None = None,
+        zone: tzinfo = UTC,
+        retention: Retention | None = None,
     ) -> None:
         self.context = Context(
             sessions,
@@ -72,6 +75,8 @@ class ConversationService:
             default_language=default_language,
             draft_max_age_hours=draft_max_age_hours,
             wake_sender=on_notify,
+            zone=zone,
+            retention=retention or Retention(),
         )
         self.sessions = sessions
         self.keyring = keyring

@@ -40,6 +40,16 @@ async def check_keys(sessions: Sessions, keyring: Keyring) -> None:
         await _check_and_remember(sessions, keyring)
 
 
+async def keys_known(sessions: Sessions, keyring: Keyring) -> bool:
+    """check_keys without writing (`confide check`): raises KeyConfigError if the keys are
+    not the database's; False for a database that has recorded no keys yet."""
+    async with sessions.begin() as session:
+        index = await stored_keys.index_check(session)
+        known = await stored_keys.keks(session)
+    keyring.verify({k.kek_id: k.check for k in known}, index)
+    return index is not None
+
+
 async def _check_and_remember(sessions: Sessions, keyring: Keyring) -> None:
     async with sessions.begin() as session:
         index = await stored_keys.index_check(session)

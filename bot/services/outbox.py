@@ -262,6 +262,13 @@ class Outbox:
             await queue.reschedule(session, delivery.id, now + delay, error[:64])
             return True
 
+    async def release(self, deliveries: list[Delivery], now: datetime) -> None:
+        """Leased but not sent (the process is stopping): back in the queue at once, for
+        this process's next start or another replica, rather than when the lease runs out."""
+        if deliveries:
+            async with self.sessions.begin() as session:
+                await queue.release(session, [d.id for d in deliveries], now)
+
     async def give_up(self, delivery: Delivery, error: str) -> None:
         """Undeliverable (the person blocked the bot, or the chat is gone): deleted."""
         async with self.sessions.begin() as session:

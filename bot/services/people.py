@@ -14,7 +14,7 @@ from bot.cases.readers import Occasion
 from bot.crypto import Keyring
 from bot.store import queries
 from bot.store.models import Invite, Responder
-from bot.store.session import Session
+from bot.store.session import Session, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +152,11 @@ def excludes_everyone(staff: list[Responder], excluded: set[uuid.UUID]) -> bool:
 def chat_of(keyring: Keyring, person: Responder) -> int:
     """A responder's Telegram chat id, to reach them."""
     return keyring.responder_key(person.id, person.wrapped_key).open_chat(person.chat)
+
+
+async def staffing(sessions: Sessions, keyring: Keyring) -> tuple[int, int]:
+    """How many genuine active responders and admins there are (`confide check`)."""
+    async with sessions.begin() as session:
+        active = await active_responders(session, keyring)
+    admins = sum(1 for person in active if person.role == "admin")
+    return len(active) - admins, admins

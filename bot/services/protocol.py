@@ -156,6 +156,7 @@ class ShowReceipt:
     urgent: bool
     readers: int = 1
     again: bool = False
+    kept_days: int = 0  # how long a settled case is kept ([retention] closed_days)
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,11 @@ class ReporterTurn:
                 "urgent": sent.case.urgent,
                 "readers": sent.readers,
             }
-            return [ShowReceipt(sent.code, sent.case.short_id, sent.case.urgent, sent.readers)]
+            kept = self.turn.context.retention.closed_days
+            return [
+                ShowReceipt(
+                    sent.code, sent.case.short_id, sent.case.urgent, sent.readers, kept_days=kept
+                )
+            ]
         self.state.draft = step.draft
         return [ShowStep(step, step.draft.rev, self.turn.incoming.message_id)]

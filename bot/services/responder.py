@@ -147,7 +147,9 @@ class ResponderTurn:
             )
             notes = await vault.notes(session, case, names)
         except CaseDestroyed:
-            return [Say("case_withdrawn_gone", {"case": case.short_id})]
+            # Withdrawn by the reporter, or shredded at the end of its retention period.
+            gone = "withdrawn" if case.status == State.WITHDRAWN.value else "expired"
+            return [Say(f"case_{gone}_gone", {"case": case.short_id})]
         except CryptoError as error:
             log.warning(
                 "event=tampering_detected what=case_content case=%s error=%s",

@@ -61,7 +61,7 @@ class Turn:
     @property
     def today(self) -> date:
         """The date the reporter's "today" and "yesterday" mean."""
-        return self.now.date()
+        return self.now.astimezone(self.context.zone).date()
 
     @property
     def language(self) -> Language:

@@ -13,7 +13,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import KeyOwner
-from bot.store.models import Case, Chat, InboxUpdate, KeyCheck, Replica, Responder
+from bot.store.models import (
+    Case,
+    Chat,
+    InboxUpdate,
+    KeyCheck,
+    Replica,
+    Responder,
+    StatisticsKeyRecord,
+)
 
 INDEX = "index"
 PENDING, ROTATING, CURRENT, OLD = "pending", "rotating", "current", "old"
@@ -109,13 +117,15 @@ async def forget_replica(session: AsyncSession, replica_id: uuid.UUID) -> None:
 
 # ---- wrapped data keys ---------------------------------------------------------------------------
 
-# Where each kind of record keeps its wrapped key.
+# Where each kind of record keeps its wrapped key: every KeyOwner, or a rotation would
+# leave keys under the old KEK and retiring it would make them unreadable.
 _WRAPPED: dict[KeyOwner, Any] = {
     KeyOwner.CHAT: Chat.wrapped_key,
     KeyOwner.DRAFT: Chat.draft_key,
     KeyOwner.CASE: Case.wrapped_key,
     KeyOwner.RESPONDER: Responder.wrapped_key,
     KeyOwner.INBOX: InboxUpdate.wrapped_key,
+    KeyOwner.STATISTICS: StatisticsKeyRecord.wrapped_key,
 }
 
 

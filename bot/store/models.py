@@ -180,6 +180,11 @@ class Case(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
     submitted_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE), index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+    # Retention (bot.cases.retention): when the responders were last warned that the
+    # content is about to be shredded, and when the content went (withdrawal or retention);
+    # the row itself goes `metadata_days` after that.
+    retention_warned_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE))
+    shredded_at: Mapped[datetime | None] = mapped_column(Timestamp(MINUTE), index=True)
     # Every change of a case is a compare-and-set on this: of two responders who claim at
     # once, or a withdrawal racing a state change, one wins and the other is told.
     version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -325,6 +330,30 @@ class KeyedMigration(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     applied_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+
+
+class StatisticsKeyRecord(Base):
+    """The data key the statistics are sealed under, wrapped by a KEK (and re-wrapped by a
+    rotation). Normally one; two processes creating it at once make two, which is fine:
+    each statistics row names its key."""
+
+    __tablename__ = "statistics_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+
+
+class CaseStatistics(Base):
+    """What remains of a case for statistics once its content is gone: coarse figures,
+    sealed (bot.cases.retention's Figures). Deliberately no case id and no time column: the
+    row cannot be joined back to the case, its audit trail or its chat."""
+
+    __tablename__ = "case_statistics"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    key_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("statistics_keys.id"))
+    figures: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEntry(Base):

@@ -42,6 +42,16 @@ async def reschedule(
     )
 
 
+async def release(session: AsyncSession, message_ids: list[uuid.UUID], now: datetime) -> None:
+    """Leased rows given back unsent: due now, and the attempt not counted."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids))
+        .values(due_at=now, attempts=OutboxMessage.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def delete(session: AsyncSession, message_id: uuid.UUID) -> None:
     await session.execute(
         sql_delete(OutboxMessage)

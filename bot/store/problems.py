@@ -3,9 +3,12 @@ said in one line: what is wrong, and what to do. A password in the URL is never 
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -68,11 +71,28 @@ def checked_url(url: str) -> URL:
 async def check_reachable(engine: AsyncEngine) -> None:
     """Open one connection, so that a database that cannot be used is said at start-up in
     words, not as a driver's traceback at the first update."""
+    _check_sqlite_folder(engine.url)
     try:
         async with engine.connect():
             pass
     except Exception as error:  # every driver has its own; each is described below
+        if engine.url.get_backend_name() == "sqlite":
+            # aiosqlite's worker thread reports its own end on this loop: let it, before a
+            # one-line exit closes the loop under it (a traceback from the thread, else).
+            await asyncio.sleep(0.1)
         raise DatabaseProblem(describe(error, engine.url)) from None
+
+
+def _check_sqlite_folder(url: URL) -> None:
+    """A SQLite file whose folder is missing or not writable, said before any driver starts."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    folder = Path(url.database).parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseProblem(
+            f"cannot open the SQLite database {url.database}: its folder must exist and be "
+            "writable by this user."
+        )
 
 
 def describe(error: BaseException, url: URL) -> str:

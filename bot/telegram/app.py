@@ -30,6 +30,13 @@ def build_bot(settings: Settings) -> Bot:
     )
 
 
+# InvalidToken's own message quotes the token: this is said instead.
+REFUSED_BY_TELEGRAM = (
+    "Telegram refused the bot token (wrong, or revoked): get the token from @BotFather and "
+    "set CONFIDE_TELEGRAM_TOKEN."
+)
+
+
 class TelegramUnreachable(Exception):
     """The Bot API could not be reached at start-up; the message says what to check."""
 

@@ -22,6 +22,7 @@ class Dispatcher(Generic[Item]):
         self._slots = asyncio.Semaphore(slots)
         self._queues: dict[Hashable, collections.deque[Item]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        self.handled = 0  # items handled so far (the health line's count)
 
     def submit(self, chat: Hashable, item: Item) -> None:
         queue = self._queues.get(chat)
@@ -44,6 +45,7 @@ class Dispatcher(Generic[Item]):
                 item = queue.popleft()
                 async with self._slots:
                     await self.handle(item)
+                self.handled += 1
         finally:
             del self._queues[chat]
 

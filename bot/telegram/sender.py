@@ -54,7 +54,7 @@ class OutboxSender:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                sent = await self.send_due()
+                sent = await self.send_due(stop)
             except Exception as error:  # the database may be briefly away; keep going
                 log.error("event=outbox_round_failed error=%s", type(error).__name__)
                 sent = 0
@@ -64,15 +64,22 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
 
-    async def send_due(self) -> int:
+    async def send_due(self, stop: asyncio.Event | None = None) -> int:
         leased_at = self.clock()
         deliveries = await self.outbox.lease_due(leased_at)
-        for delivery in deliveries:
-            if self.clock() - leased_at > LEASE * 0.8:
-                # The lease is running out: what is left goes back to the queue rather than
-                # risk another sender sending it too.
-                break
-            await self._send(delivery)
+        left = list(deliveries)
+        try:
+            while left:
+                if self.clock() - leased_at > LEASE * 0.8 or (stop is not None and stop.is_set()):
+                    # The lease is running out, or the process is stopping: what is left goes
+                    # back to the queue rather than wait for its lease to run out.
+                    break
+                await self._send(left[0])
+                left.pop(0)
+        finally:
+            # Also when a stop cancels a send in flight: that one may have reached Telegram
+            # (sendMessage has no idempotency key), so it may be sent twice, never lost.
+            await self.outbox.release(left, self.clock())
         return len(deliveries)
 
     async def _send(self, delivery: Delivery) -> None:

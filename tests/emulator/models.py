@@ -51,6 +51,7 @@ class Failure:
     drop_connection: bool = False
     description: str | None = None
     served: int = 0
+    stall_seconds: float = 0.0  # answer nothing this long first (a hung connection)
 
     def matches(self, method: str) -> bool:
         return self.times > 0 and self.method in ("*", method.lower())

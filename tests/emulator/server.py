@@ -159,9 +159,19 @@ class BotApiEmulator(BotApi):
         retry_after: int | None = None,
         drop_connection: bool = False,
         description: str | None = None,
+        stall_seconds: float = 0.0,
     ) -> Failure:
-        """Make the next ``times`` calls of ``method`` ("*" = any) fail without side effects."""
-        failure = Failure(method.lower(), status, times, retry_after, drop_connection, description)
+        """Make the next ``times`` calls of ``method`` ("*" = any) fail without side effects;
+        with ``stall_seconds``, after hanging that long (the caller may give up first)."""
+        failure = Failure(
+            method.lower(),
+            status,
+            times,
+            retry_after,
+            drop_connection,
+            description,
+            stall_seconds=stall_seconds,
+        )
         self.failures.append(failure)
         return failure
 
@@ -217,6 +227,8 @@ class BotApiEmulator(BotApi):
         failure = self._take_failure(call.method)
         if failure is not None:
             self.failed_calls.append(call)
+            if failure.stall_seconds:
+                await asyncio.sleep(failure.stall_seconds)
             if failure.drop_connection:
                 if request.transport is not None:
                     request.transport.close()

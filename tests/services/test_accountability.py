@@ -281,3 +281,42 @@ async def test_a_short_id_drawn_twice_is_drawn_again_and_the_report_still_filed(
         checked, problems = await audit.verify(session, keyring)
     # One "submit" entry each: the failed try left none.
     assert (checked - enrolments, problems) == (2, [])
+
+
+async def test_tick_reads_a_time_without_offset_in_the_organisations_zone(
+    world: tuple[ConversationService, Clock],
+    database_url: str,
+    keyring: Keyring,
+    tmp_path: Path,
+) -> None:
+    service, _ = world
+    await file_report(service)  # at T0, 09:00 UTC: its first reminder is due at 21:00 UTC
+    env = cli_env(database_url, keyring, tmp_path)
+    config = tmp_path / "shanghai.toml"
+    config.write_text('[organisation]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
+    env["CONFIDE_CONFIG"] = str(config)
+
+    def tick(now: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "tick", "--now", now],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    # 04:59 in Shanghai is 20:59 UTC: not yet. Read as UTC it would be long past.
+    early = tick("2026-11-29T04:59")
+    assert early.returncode == 0, early.stderr
+    assert early.stdout.startswith("0 deadline actions fired\n")
+    late = tick("2026-11-29T05:01+08:00")  # an offset is taken as given
+    assert late.returncode == 0, late.stderr
+    assert late.stdout.startswith("1 deadline actions fired\n")
+    assert "retention: 0 warned, 0 shredded, 0 deleted" in late.stdout
+    wrong = tick("tomorrow")
+    assert wrong.returncode == 2
+    assert wrong.stderr == (
+        "confide: --now 'tomorrow' is not a time: write it like 2026-08-02T09:30 (read in "
+        "the organisation's time zone) or 2026-08-02T09:30+08:00.\n"
+    )

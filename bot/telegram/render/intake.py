@@ -64,7 +64,9 @@ def step(page: Page, view: ShowStep) -> list[Outgoing]:
 
 def notice(page: Page, notice: Notice) -> str:
     if notice.kind is NoticeKind.CHOICE_NOTE and notice.note is not None:
-        return "ℹ️ " + html.escape(notice.note.get(page.language))
+        # With the urgent choice, the organisation's emergency contact (if it set one).
+        emergency = page.emergency() if notice.urgent else ""
+        return "ℹ️ " + html.escape(notice.note.get(page.language)) + emergency
     if notice.kind is NoticeKind.TOO_LONG:
         return "⚠️ " + page.t("notice_too_long", limit=notice.limit, length=notice.length)
     return "⚠️ " + page.t(f"notice_{notice.kind.value}")

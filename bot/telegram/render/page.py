@@ -5,29 +5,63 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from bot.i18n import Catalogue, Language
+from bot.i18n import Catalogue, Language, Text
+from bot.i18n.organisation import OrganisationWords
 from bot.intake.dates import UNKNOWN
 from bot.intake.flow import Answer
 from bot.intake.questionnaire import CHOICE_KINDS, Kind, Question, Questionnaire
 from bot.services.protocol import Term, ThreadItem
 from bot.telegram.render import widgets
 
+NO_WORDS = OrganisationWords()
+
 
 class Page:
     def __init__(
-        self, catalogue: Catalogue, language: Language, questionnaire: Questionnaire
+        self,
+        catalogue: Catalogue,
+        language: Language,
+        questionnaire: Questionnaire,
+        zone: tzinfo = UTC,
+        organisation: OrganisationWords = NO_WORDS,
     ) -> None:
         self.catalogue = catalogue
         self.language = language
         self.questionnaire = questionnaire
+        self.zone = zone
+        self.organisation = organisation
 
     def t(self, key: str, **params: object) -> str:
-        return self.catalogue.text(self.language, key, **params)
+        text = self.catalogue.text(self.language, key, **params)
+        return self._with_organisation(key, text)
+
+    def _with_organisation(self, key: str, text: str) -> str:
+        """The organisation's own words where they belong (bot.i18n.organisation)."""
+        words = self.organisation
+        if key == "welcome" and words.welcome is not None:
+            text = self.words(words.welcome)
+        if key in ("welcome", "privacy_full") and words.name is not None:
+            text = f"<b>{self.words(words.name)}</b>\n\n{text}"
+        if key == "privacy_full" and words.privacy is not None:
+            text += "\n\n" + self.words(words.privacy)
+        if key == "urgent_submitted":
+            text += self.emergency()
+        return text
+
+    def emergency(self) -> str:
+        """The organisation's emergency contact line, if it set one (else nothing)."""
+        if self.organisation.emergency is None:
+            return ""
+        return "\n\n🆘 " + self.words(self.organisation.emergency)
+
+    def words(self, text: Text) -> str:
+        """An operator's plain text, in this language, escaped."""
+        return html.escape(text.get(self.language))
 
     def say(self, key: str, params: Mapping[str, Any]) -> str:
         """A message whose parameters are plain text (possibly typed by someone, so escaped
@@ -44,9 +78,16 @@ class Page:
         """Buttons as rows of (label's catalogue key, callback data)."""
         return widgets.keyboard([[(self.t(key), data) for key, data in row] for row in rows])
 
-    @staticmethod
-    def when(moment: datetime) -> str:
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    def when(self, moment: datetime) -> str:
+        """A stored time (UTC) as a person reads it: in the organisation's time zone, with
+        its offset, so that nobody has to guess which clock it is."""
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.zone)
+        offset = local.utcoffset() or timedelta(0)
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        hours, rest = divmod(abs(minutes), 60)
+        label = "UTC" if not minutes else f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+        return f"{local:%Y-%m-%d %H:%M} {label}"
 
     def age(self, age: timedelta) -> str:
         hours = int(age.total_seconds() // 3600)

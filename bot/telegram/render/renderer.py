@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from datetime import UTC, tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
 from bot.i18n import DEFAULT, Catalogue, Language
+from bot.i18n.organisation import OrganisationWords
 from bot.intake.questionnaire import Questionnaire
 from bot.services.outbox import Notification
 from bot.services.protocol import (
@@ -37,7 +39,7 @@ from bot.telegram import callbacks
 from bot.telegram.render import admin, intake, reporter, responder, widgets
 from bot.telegram.render.help import help_for
 from bot.telegram.render.outgoing import DeleteRange, Outgoing, Send, SetChatCommands
-from bot.telegram.render.page import Page
+from bot.telegram.render.page import NO_WORDS, Page
 
 Screen = Callable[[Page, Any], list[Outgoing]]
 SCREENS: dict[type, Screen] = {
@@ -61,14 +63,25 @@ SCREENS: dict[type, Screen] = {
 
 class Renderer:
     def __init__(
-        self, catalogue: Catalogue, questionnaire: Questionnaire, bot_username: str = ""
+        self,
+        catalogue: Catalogue,
+        questionnaire: Questionnaire,
+        bot_username: str = "",
+        *,
+        zone: tzinfo = UTC,
+        organisation: OrganisationWords = NO_WORDS,
     ) -> None:
         self.catalogue = catalogue
         self.questionnaire = questionnaire
         self.bot_username = bot_username
+        self.zone = zone  # every time shown is in the organisation's time zone
+        self.organisation = organisation
+
+    def page(self, language: Language) -> Page:
+        return Page(self.catalogue, language, self.questionnaire, self.zone, self.organisation)
 
     def render(self, views: tuple[View, ...] | list[View], language: Language) -> list[Outgoing]:
-        page = Page(self.catalogue, language, self.questionnaire)
+        page = self.page(language)
         out: list[Outgoing] = []
         for view in views:
             screen = SCREENS.get(type(view))

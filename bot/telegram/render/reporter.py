@@ -48,6 +48,8 @@ def receipt(page: Page, view: ShowReceipt) -> list[Outgoing]:
     text = page.t("submitted", code=view.code, case=view.short_id)
     if not view.readers:  # never "responders were alerted" when none was
         text += "\n\n" + page.t("nobody_to_read_yet")
+    if view.kept_days:
+        text += "\n\n" + page.t("kept_for", days=view.kept_days)
     out: list[Outgoing] = [Send(text, saved)]
     if view.urgent:
         out.append(Send(page.t("urgent_submitted")))
