@@ -5,13 +5,15 @@ stored only wrapped by a key-encryption key (KEK) from the key file. The rest of
 speaks in records' verbs: a `CaseKey` seals and opens a case's answers, thread and notes;
 a `ChatKey` a chat's state; a `DraftKey` a report being written, and becomes the case's key
 at submission; a `ResponderKey` a responder's chat; a `StatisticsKey` the coarse figures
-that remain of shredded cases. Look-ups are keyed hashes with a purpose each
+that remain of shredded cases; a `FileKey`, made by a draft's or a case's key, an evidence
+file, sealed in chunks. Look-ups are keyed hashes with a purpose each
 (`Keyring.chat_lookup`, `receipt_lookup` ...), and rows that grant power carry a MAC
 (`Keyring.responder_mac`). A copy of the database without the key file reveals
 nothing; write access to it without the key file grants nothing.
 """
 
 from bot.crypto._aead import CryptoError, DecryptionError, KeyConfigError, TamperedError
+from bot.crypto._files import CHUNK_SIZE, FileKey, FileSealer
 from bot.crypto._keyring import Keyring
 from bot.crypto._records import (
     CaseKey,
@@ -25,11 +27,14 @@ from bot.crypto._records import (
 )
 
 __all__ = [
+    "CHUNK_SIZE",
     "CaseKey",
     "ChatKey",
     "CryptoError",
     "DecryptionError",
     "DraftKey",
+    "FileKey",
+    "FileSealer",
     "InboxKey",
     "KeyConfigError",
     "KeyOwner",

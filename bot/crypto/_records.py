@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.crypto._aead import MIN_BUCKET, DataKey, DecryptionError, FieldRef, TamperedError
+from bot.crypto._files import FileKey, new_file_key, open_file_key
 
 # Smallest sizes, so that typical values all look alike: a report's answers (a few
 # paragraphs), a list of excluded people (up to about 25), a draft, a chat's state, a message.
@@ -98,6 +99,15 @@ class DraftKey(_RecordKey):
         data: dict[str, Any] = self._open(sealed, FieldRef("drafts", self._id, "draft"))
         return data
 
+    def new_file(self, file_id: uuid.UUID) -> tuple[FileKey, bytes]:
+        """An evidence file attached to the draft: its own key, and that key wrapped under
+        the draft's. The case inherits the draft's key, so the wrap stays valid after
+        submission (`CaseKey.file_key` opens it) and nothing is re-wrapped."""
+        return new_file_key(self._key, file_id)
+
+    def file_key(self, file_id: uuid.UUID, wrapped: bytes | None) -> FileKey:
+        return open_file_key(self._key, file_id, wrapped)
+
 
 class CaseKey(_RecordKey):
     """A submitted report: its answers, its reporter's link, exclusions, thread and notes,
@@ -160,6 +170,15 @@ class CaseKey(_RecordKey):
     def open_notice(self, outbox_id: uuid.UUID, sealed: bytes | None) -> dict[str, Any]:
         data: dict[str, Any] = self._open(sealed, self._notice_ref(outbox_id))
         return data
+
+    def new_file(self, file_id: uuid.UUID) -> tuple[FileKey, bytes]:
+        """An evidence file of the case (one sent in its thread): its own key, wrapped
+        under the case's, so shredding the case's key destroys the file too."""
+        return new_file_key(self._key, file_id)
+
+    def file_key(self, file_id: uuid.UUID, wrapped: bytes | None) -> FileKey:
+        """A file's key, whether it was wrapped under this case or under its draft."""
+        return open_file_key(self._key, file_id, wrapped)
 
     def _ref(self, field: str) -> FieldRef:
         return FieldRef("cases", self._id, field)

@@ -8,13 +8,19 @@ Run an unmodified python-telegram-bot ``Application`` against it with
         await alice.send("/start")
         msg = await alice.next_message()
         await alice.click("Start a report")
+
+Files work as on Telegram: users send them (``await alice.send_photo(data)``,
+``send_document``, ``send_voice``, ``send_album``, ...), the bot fetches them with getFile and
+downloads them from ``emu.base_file_url`` (give it to PTB as ``base_file_url``), and what the
+bot uploads reaches the user with its bytes (``msg.file_bytes``, ``await alice.download(msg)``).
 """
 
-from .client import ChatView, Click, GroupChat, UserClient
-from .models import ApiCall, ApiError, BotMessage, Failure
+from .client import AlbumItem, ChatView, Click, GroupChat, UserClient
+from .models import ApiCall, ApiError, BotMessage, Failure, StoredFile, Upload
 from .server import BotApiEmulator
 
 __all__ = [
+    "AlbumItem",
     "ApiCall",
     "ApiError",
     "BotApiEmulator",
@@ -23,5 +29,7 @@ __all__ = [
     "Click",
     "Failure",
     "GroupChat",
+    "StoredFile",
+    "Upload",
     "UserClient",
 ]

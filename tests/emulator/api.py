@@ -17,11 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .models import JSON, ApiCall, ApiError, ChatState, StoredMessage
+from .files import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    PARAM_WORDS,
+    FileStore,
+    check_upload,
+    clean_file_name,
+    guess_mime_type,
+)
+from .models import JSON, ApiCall, ApiError, ChatState, StoredFile, StoredMessage, Upload
 from .validation import (
     NOT_MODIFIED,
+    FormattedText,
     check_markup,
     command_entities,
+    format_caption,
     format_text,
     get_bool,
     get_int,
@@ -45,6 +55,25 @@ _REGULAR_CONTENT = frozenset(
     {
         "text", "caption", "sticker", "voice", "location", "photo", "document", "animation",
         "audio", "video", "video_note", "contact",
+    }
+)  # fmt: skip
+# The methods that send one file, and the parameter (and message field) naming it.
+SEND_FILE_METHODS = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendVoice": "voice",
+    "sendAudio": "audio",
+    "sendVideo": "video",
+    "sendVideoNote": "video_note",
+    "sendAnimation": "animation",
+}
+ALBUM_KINDS = frozenset({"photo", "video", "audio", "document"})
+MAX_ALBUM_ITEMS = 10
+# What a forward or copy of a message leaves behind: the rest is its content.
+_NOT_CONTENT = frozenset(
+    {
+        "message_id", "from", "chat", "date", "edit_date", "reply_to_message", "reply_markup",
+        "has_protected_content", "media_group_id", "forward_origin", "sender_chat",
     }
 )  # fmt: skip
 _GIFT_TYPES = {
@@ -74,6 +103,13 @@ def now() -> int:
     return int(time.time())
 
 
+def _optional_int(params: JSON, name: str, default: int) -> int:
+    """An optional integer parameter (duration, width, ...); absent means ``default``."""
+    if params.get(name) in (None, ""):
+        return default
+    return get_int(params, name, missing=f"invalid {name} specified")
+
+
 class BotApi:
     """Emulated Telegram state: users, chats, messages, the update queue, bot settings."""
 
@@ -86,6 +122,7 @@ class BotApi:
         group_privacy: bool = True,
         strict_html_entities: bool = True,
         seed: int | None = None,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     ) -> None:
         self.token = token
         self.group_privacy = group_privacy
@@ -112,7 +149,8 @@ class BotApi:
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope JSON, language) -> list
         self.bot_texts: dict[tuple[str, str], str] = {}  # (field name, language) -> value
         self.webhook: JSON | None = None
-        self.files: dict[str, tuple[JSON, bytes]] = {}  # file_id -> (File, content)
+        self.file_store = FileStore(self.rng, max_download_bytes)
+        self.files: dict[str, StoredFile] = self.file_store.files  # by file_id
         self._pending_queries: dict[str, int] = {}  # unanswered callback query id -> user id
         self._query_answers: dict[str, JSON] = {}
         self._updates: list[JSON] = []  # unconfirmed updates, oldest first
@@ -149,8 +187,23 @@ class BotApi:
                 "getMyName": lambda p: self._get_text(p, "name"),
                 "getChat": self._get_chat,
                 "getFile": self._get_file,
+                **{method: self._file_sender(kind) for method, kind in SEND_FILE_METHODS.items()},
+                "sendMediaGroup": self._send_media_group,
+                "forwardMessage": lambda p: self._forward_message(p, as_copy=False),
+                "copyMessage": lambda p: self._forward_message(p, as_copy=True),
+                "forwardMessages": lambda p: self._forward_messages(p, as_copy=False),
+                "copyMessages": lambda p: self._forward_messages(p, as_copy=True),
             }.items()
         }
+
+    @property
+    def max_download_bytes(self) -> int:
+        """Files larger than this can't be downloaded: getFile answers "file is too big"."""
+        return self.file_store.max_download_bytes
+
+    @max_download_bytes.setter
+    def max_download_bytes(self, value: int) -> None:
+        self.file_store.max_download_bytes = value
 
     # ----------------------------------------------------------------- notifications
     def notify(self) -> None:
@@ -288,9 +341,17 @@ class BotApi:
         return not content & _REGULAR_CONTENT  # service messages always get through
 
     def deliver_user_message(
-        self, user_id: int, chat: ChatState, content: JSON, *, reply_to: int | None = None
+        self,
+        user_id: int,
+        chat: ChatState,
+        content: JSON,
+        *,
+        reply_to: int | None = None,
+        file: StoredFile | None = None,
     ) -> int:
-        """Record a user's message in ``chat`` and queue the update if the bot would see it."""
+        """Record a user's message in ``chat`` and queue the update if the bot would see it.
+
+        ``file`` is the file the message carries (a photo's largest size), if any."""
         message: JSON = {
             "message_id": chat.take_message_id(),
             "from": copy.deepcopy(self.users[user_id]),
@@ -304,7 +365,7 @@ class BotApi:
             entities = command_entities(str(message.get(key, "")))
             if entities:
                 message[entities_key] = entities
-        chat.messages[message["message_id"]] = StoredMessage(raw=message, from_bot=False)
+        chat.messages[message["message_id"]] = StoredMessage(raw=message, from_bot=False, file=file)
         if chat.type == "private":
             chat.started, chat.blocked = True, False
         chat.members.add(user_id)
@@ -329,17 +390,6 @@ class BotApi:
 
     def query_answer(self, query_id: str) -> JSON | None:
         return self._query_answers.get(query_id)
-
-    def register_file(self, folder: str, extension: str, size: int) -> JSON:
-        """Create a downloadable file; returns file_id/file_unique_id/file_size."""
-        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-        file_id = "AgACAgIAAxkBAAI" + "".join(self.rng.choice(alphabet) for _ in range(56))
-        unique = "AQAD" + "".join(self.rng.choice(alphabet) for _ in range(12))
-        path = f"{folder}/file_{len(self.files)}.{extension}"
-        info = {"file_id": file_id, "file_unique_id": unique, "file_size": size}
-        content = bytes(self.rng.getrandbits(8) for _ in range(size))
-        self.files[file_id] = ({**info, "file_path": path}, content)
-        return info
 
     # ---------------------------------------------------------------------- messages
     def _reply_snapshot(self, chat: ChatState, message_id: int) -> JSON:
@@ -370,11 +420,8 @@ class BotApi:
                 return None
             raise
 
-    def _send_message(self, params: JSON) -> JSON:
-        chat = self.chat(params)
-        self._check_can_send(chat)
-        formatted = format_text(params, strict_html_entities=self.strict_html_entities)
-        markup = check_markup(params.get("reply_markup"))
+    def _new_bot_message(self, chat: ChatState, params: JSON) -> JSON:
+        """The head of a message the bot sends: id, sender, chat, date, what it replies to."""
         reply = self._reply_target(chat, params)
         message: JSON = {
             "message_id": chat.take_message_id(),
@@ -384,9 +431,19 @@ class BotApi:
         }
         if reply is not None:
             message["reply_to_message"] = reply
-        message["text"] = formatted.text
-        if formatted.entities:
-            message["entities"] = formatted.entities
+        return message
+
+    def _record_bot_message(
+        self,
+        chat: ChatState,
+        message: JSON,
+        params: JSON,
+        *,
+        formatted: FormattedText | None,
+        markup: JSON | None,
+        file: StoredFile | None = None,
+    ) -> JSON:
+        """Apply protect_content and reply_markup, store the message, show it to the chat."""
         if get_bool(params, "protect_content"):
             message["has_protected_content"] = True
         if markup is not None and "inline_keyboard" in markup:
@@ -398,15 +455,243 @@ class BotApi:
         stored = StoredMessage(
             raw=message,
             from_bot=True,
-            html=formatted.html,
-            parse_mode=formatted.parse_mode,
+            html=None if formatted is None else formatted.html,
+            parse_mode=None if formatted is None else formatted.parse_mode,
             markup=markup,
             params=copy.deepcopy(params),
+            file=file,
         )
         chat.messages[stored.message_id] = stored
         chat.events.append(("sent", stored.message_id))
         self.notify()
         return copy.deepcopy(message)
+
+    def _send_message(self, params: JSON) -> JSON:
+        chat = self.chat(params)
+        self._check_can_send(chat)
+        formatted = format_text(params, strict_html_entities=self.strict_html_entities)
+        markup = check_markup(params.get("reply_markup"))
+        message = self._new_bot_message(chat, params)
+        message["text"] = formatted.text
+        if formatted.entities:
+            message["entities"] = formatted.entities
+        return self._record_bot_message(chat, message, params, formatted=formatted, markup=markup)
+
+    # ------------------------------------------------------------------------- files
+    def _file_sender(self, kind: str) -> Callable[[JSON], JSON]:
+        return lambda params: self._send_file(params, kind)
+
+    def _send_file(self, params: JSON, kind: str) -> JSON:
+        """sendPhoto, sendDocument, ...: like TDLib, the file and the caption are read
+        before the chat is looked at."""
+        media = self._input_media(params, kind, params.get(kind), params)
+        if media is None:
+            word = PARAM_WORDS.get(kind, kind)
+            raise ApiError.bad_request(f"there is no {word} in the request")
+        caption = None
+        if kind != "video_note":  # video notes have no caption
+            caption = format_caption(params, strict_html_entities=self.strict_html_entities)
+        chat = self.chat(params)
+        self._check_can_send(chat)
+        markup = check_markup(params.get("reply_markup"))
+        message = self._new_bot_message(chat, params)
+        self._add_media(message, kind, media, caption, params)
+        return self._record_bot_message(
+            chat,
+            message,
+            params,
+            formatted=caption,
+            markup=markup,
+            file=self.file_store.main_file(media),
+        )
+
+    def _input_media(self, params: JSON, kind: str, value: Any, details: JSON) -> Any:
+        """The media object for a file parameter, as Telegram's get_input_file reads it: an
+        upload in the part named for the parameter, one named by ``attach://<part>``, or the
+        file_id of a file the bot has seen. None if there is no file."""
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = params.get(value.removeprefix("attach://"))
+            if not isinstance(value, Upload):
+                return None
+        if isinstance(value, Upload):
+            check_upload(value, kind)
+            return self._new_media(kind, value, details)
+        if isinstance(value, str) and value:
+            return self.file_store.reuse(value, kind)
+        return None
+
+    def _new_media(self, kind: str, upload: Upload, details: JSON) -> Any:
+        """Store an upload; its fields as the Bot API fills them for a file the bot sent."""
+        store = self.file_store
+        if kind == "photo":
+            return store.new_photo(upload.content)
+        name = clean_file_name(upload.filename)
+        duration = _optional_int(details, "duration", 0)
+        if kind == "voice":
+            mime = guess_mime_type(name, "audio/ogg")
+            mime = mime if mime.startswith("audio/") else "audio/ogg"
+            return store.new_file(kind, upload.content, mime_type=mime, duration=duration)
+        if kind == "video_note":
+            length = _optional_int(details, "length", 240)
+            return store.new_file(kind, upload.content, duration=duration, length=length)
+        fields: JSON = {}
+        if kind in ("video", "animation"):
+            fields = {
+                "width": _optional_int(details, "width", 0),
+                "height": _optional_int(details, "height", 0),
+                "duration": duration,
+            }
+        elif kind == "audio":
+            fields = {
+                "duration": duration,
+                "performer": details.get("performer"),
+                "title": details.get("title"),
+            }
+        default_mime = {"video": "video/mp4", "animation": "video/mp4", "audio": "audio/mpeg"}
+        mime = guess_mime_type(name, default_mime.get(kind, "application/octet-stream"))
+        return store.new_file(kind, upload.content, file_name=name, mime_type=mime, **fields)
+
+    @staticmethod
+    def _add_media(
+        message: JSON, kind: str, media: Any, caption: FormattedText | None, params: JSON
+    ) -> None:
+        message[kind] = media
+        if kind == "animation":  # Telegram shows animations as documents to old clients too
+            message["document"] = copy.deepcopy(media)
+        if caption is not None:
+            message["caption"] = caption.text
+            if caption.entities:
+                message["caption_entities"] = caption.entities
+            if get_bool(params, "show_caption_above_media"):
+                message["show_caption_above_media"] = True
+        if get_bool(params, "has_spoiler") and kind in ("photo", "video", "animation"):
+            message["has_media_spoiler"] = True
+
+    def _album_item(self, params: JSON, item: Any) -> tuple[str, Any, FormattedText | None, JSON]:
+        """One InputMedia of sendMediaGroup: (kind, media object, caption, the item)."""
+        if not isinstance(item, dict):
+            raise ApiError.bad_request("can't parse InputMedia: expected an Object")
+        caption = format_caption(item, strict_html_entities=self.strict_html_entities)
+        kind = str(item.get("type") or "")
+        if kind == "animation":
+            raise ApiError.bad_request(
+                "can't parse InputMedia: type \"animation\" can't be used in sendMediaGroup"
+            )
+        if kind not in ALBUM_KINDS:
+            raise ApiError.bad_request(f'can\'t parse InputMedia: type "{kind}" is unsupported')
+        media = self._input_media(params, kind, item.get("media"), item)
+        if media is None:
+            raise ApiError.bad_request("can't parse InputMedia: media not found")
+        return kind, media, caption, item
+
+    def _send_media_group(self, params: JSON) -> list[JSON]:
+        """An album: one message per item, sharing a media_group_id (a single item is an
+        ordinary message). Documents and audio can only be grouped with their own kind."""
+        items = params.get("media")
+        if items is None or items == "":
+            raise ApiError.bad_request('parameter "media" is required')
+        if isinstance(items, str):
+            raise ApiError.bad_request("can't parse media JSON object")
+        if not isinstance(items, list):
+            raise ApiError.bad_request("expected an Array of InputMedia")
+        if not items:
+            raise ApiError.bad_request("there are no messages to send")
+        if len(items) > MAX_ALBUM_ITEMS:
+            raise ApiError.bad_request("too many messages to send as an album")
+        contents = [self._album_item(params, item) for item in items]
+        kinds = {kind for kind, _, _, _ in contents}
+        for alone in ("document", "audio"):
+            if alone in kinds and len(kinds) > 1:
+                raise ApiError.bad_request(f"{alone} can't be mixed with other media types")
+        chat = self.chat(params)
+        self._check_can_send(chat)
+        group_id = str(self.rng.randint(10**17, 2**63 - 1)) if len(contents) > 1 else None
+        sent: list[JSON] = []
+        for kind, media, caption, item in contents:
+            message = self._new_bot_message(chat, params)
+            if group_id is not None:
+                message["media_group_id"] = group_id
+            self._add_media(message, kind, media, caption, item)
+            sent.append(
+                self._record_bot_message(
+                    chat,
+                    message,
+                    params,
+                    formatted=caption,
+                    markup=None,  # sendMediaGroup takes no reply_markup
+                    file=self.file_store.main_file(media),
+                )
+            )
+        return sent
+
+    # ------------------------------------------------------------ forwards and copies
+    def _forward_message(self, params: JSON, *, as_copy: bool) -> JSON:
+        """forwardMessage (answers the new message) or copyMessage (answers its MessageId)."""
+        message_id = get_int(params, "message_id", missing="message identifier is not specified")
+        sent = self._forward(params, message_id, as_copy=as_copy)
+        return {"message_id": sent["message_id"]} if as_copy else sent
+
+    def _forward_messages(self, params: JSON, *, as_copy: bool) -> list[JSON]:
+        """forwardMessages/copyMessages: in id order, skipping messages that can't be found."""
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not ids:
+            raise ApiError.bad_request("message identifiers are not specified")
+        if len(ids) > 100:
+            raise ApiError.bad_request("too many message identifiers specified")
+        numbers = sorted(get_int({"id": i}, "id", missing="invalid message id") for i in ids)
+        self.chat({"chat_id": params.get("from_chat_id")})  # these fail the whole call
+        self._check_can_send(self.chat(params))
+        results: list[JSON] = []
+        for message_id in numbers:
+            with contextlib.suppress(ApiError):  # only messages that can't be sent are skipped
+                sent = self._forward(params, message_id, as_copy=as_copy)
+                results.append({"message_id": sent["message_id"]})
+        return results
+
+    def _forward(self, params: JSON, message_id: int, *, as_copy: bool) -> JSON:
+        """Send the content of another message again: a forward names where it came from,
+        a copy doesn't and may get a new caption. Protected content can be neither."""
+        verb = "copy" if as_copy else "forward"
+        source_chat = self.chat({"chat_id": params.get("from_chat_id")})
+        source = source_chat.messages.get(message_id)
+        if source is None or source.deleted:
+            raise ApiError.bad_request(f"message to {verb} not found")
+        if source.raw.get("has_protected_content"):
+            raise ApiError.bad_request("message can't be " + ("copied" if as_copy else "forwarded"))
+        content = {k: copy.deepcopy(v) for k, v in source.raw.items() if k not in _NOT_CONTENT}
+        formatted: FormattedText | None = None
+        markup: JSON | None = None
+        if as_copy:
+            markup = check_markup(params.get("reply_markup"))
+            if "caption" in params and "text" not in content:
+                formatted = format_caption(params, strict_html_entities=self.strict_html_entities)
+                content.pop("caption", None)
+                content.pop("caption_entities", None)
+                if formatted is not None:
+                    content["caption"] = formatted.text
+                    if formatted.entities:
+                        content["caption_entities"] = formatted.entities
+        chat = self.chat(params)
+        self._check_can_send(chat)
+        message = self._new_bot_message(chat, params if as_copy else {})
+        if not as_copy:
+            message["forward_origin"] = self._origin(source)
+        message.update(content)
+        return self._record_bot_message(
+            chat, message, params, formatted=formatted, markup=markup, file=source.file
+        )
+
+    @staticmethod
+    def _origin(source: StoredMessage) -> JSON:
+        """MessageOrigin of a forward: a forward of a forward names the original sender."""
+        origin = source.raw.get("forward_origin")
+        if origin is not None:
+            return copy.deepcopy(origin)
+        return {
+            "type": "user",
+            "sender_user": copy.deepcopy(source.raw.get("from", {})),
+            "date": source.raw.get("date", now()),
+        }
 
     def _editable(self, params: JSON) -> tuple[ChatState, StoredMessage]:
         if params.get("inline_message_id"):
@@ -526,10 +811,7 @@ class BotApi:
         return full
 
     def _get_file(self, params: JSON) -> JSON:
-        entry = self.files.get(str(params.get("file_id") or ""))
-        if entry is None:
-            raise ApiError.bad_request("invalid file_id")
-        return dict(entry[0])
+        return self.file_store.file_for_bot(str(params.get("file_id") or ""))
 
     # ------------------------------------------------------------------ bot settings
     @staticmethod

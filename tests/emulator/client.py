@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .api import now
-from .models import JSON, BotMessage, ChatState, StoredMessage
+from .api import ALBUM_KINDS, MAX_ALBUM_ITEMS, now
+from .files import FileStore, guess_mime_type, placeholder_photo
+from .models import JSON, BotMessage, ChatState, StoredFile, StoredMessage
 
 if TYPE_CHECKING:
     from .server import BotApiEmulator
 
 MessageRef = BotMessage | int
+# An album item: ("photo", data), ("video", data), ("audio", data, file_name) or
+# ("document", data, file_name[, mime_type]); data None means placeholder bytes.
+AlbumItem = (
+    tuple[str, bytes | None] | tuple[str, bytes | None, str] | tuple[str, bytes | None, str, str]
+)
 
 
 class ChatView:
@@ -71,6 +77,17 @@ class ChatView:
         if stored is None:
             raise AssertionError(f"no message #{message_id} in chat {self.chat_id}")
         return BotMessage.of(stored)
+
+    async def download(self, message: MessageRef) -> bytes:
+        """The bytes of the file a message carries (a photo's largest size), as the
+        participant's Telegram app would save them."""
+        if isinstance(message, int):
+            found = self.message(message)
+        else:  # as it is now, in whichever chat it is
+            found = ChatView(self._emu, message.chat_id).message(message.message_id)
+        if found.file_bytes is None:
+            raise AssertionError(f"message carries no file: {found.describe()}")
+        return found.file_bytes
 
     def transcript(self) -> str:
         lines = [m.describe() for m in self.history]
@@ -201,10 +218,18 @@ class UserClient(ChatView):
     def _chat_of(self, chat: ChatView | None) -> ChatState:
         return self._emu.chats[self.chat_id if chat is None else chat.chat_id]
 
-    async def _send(self, content: JSON, chat: ChatView | None, reply_to: MessageRef | None) -> int:
+    async def _send(
+        self,
+        content: JSON,
+        chat: ChatView | None,
+        reply_to: MessageRef | None,
+        file: StoredFile | None = None,
+    ) -> int:
         target = self._chat_of(chat)
         reply_id = reply_to.message_id if isinstance(reply_to, BotMessage) else reply_to
-        message_id = self._emu.deliver_user_message(self.id, target, content, reply_to=reply_id)
+        message_id = self._emu.deliver_user_message(
+            self.id, target, content, reply_to=reply_id, file=file
+        )
         await asyncio.sleep(0)  # let a same-loop long poll pick the update up
         return message_id
 
@@ -214,29 +239,224 @@ class UserClient(ChatView):
         """Send a text message (bot_command entities added like Telegram); returns message_id."""
         return await self._send({"text": text}, chat, reply_to)
 
-    def _file(self, folder: str, extension: str, size: int) -> JSON:
-        return self._emu.register_file(folder, extension, size)
+    # -------------------------------------------------------------------- files
+    # Each sends one message carrying a file, as a Telegram app does; ``data`` None sends
+    # placeholder bytes. Returns the message_id. The file is in emu.files under its file_id,
+    # downloadable by the bot through getFile.
+    @property
+    def _files(self) -> FileStore:
+        return self._emu.file_store
+
+    def _placeholder(self, size: int, head: bytes = b"") -> bytes:
+        return head + self._emu.rng.randbytes(size)
+
+    async def _send_file(
+        self,
+        kind: str,
+        media: Any,
+        caption: str | None,
+        chat: ChatView | None,
+        reply_to: MessageRef | None,
+        extra: JSON | None = None,
+    ) -> int:
+        content = _with_caption({kind: media, **(extra or {})}, caption)
+        return await self._send(content, chat, reply_to, self._files.main_file(media))
+
+    async def send_photo(
+        self,
+        data: bytes | None = None,
+        caption: str | None = None,
+        *,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        """A photo: several PhotoSize entries, smallest first; the largest keeps ``data``."""
+        content = data if data is not None else placeholder_photo(self._emu.rng)
+        return await self._send_file(
+            "photo", self._files.new_photo(content), caption, chat, reply_to
+        )
+
+    async def send_document(
+        self,
+        data: bytes | None = None,
+        file_name: str = "document.pdf",
+        mime_type: str | None = None,
+        caption: str | None = None,
+        *,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        """A file sent as a document; mime_type None guesses it from the name, as apps do."""
+        content = data if data is not None else self._placeholder(30_000, b"%PDF-1.4\n")
+        media = self._files.new_file(
+            "document",
+            content,
+            file_name=file_name,
+            mime_type=mime_type or guess_mime_type(file_name),
+        )
+        return await self._send_file("document", media, caption, chat, reply_to)
+
+    async def send_voice(
+        self,
+        data: bytes | None = None,
+        duration: int = 3,
+        *,
+        caption: str | None = None,
+        mime_type: str = "audio/ogg",
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        """A voice note (OGG/Opus, as Telegram apps record them)."""
+        content = data if data is not None else self._placeholder(2_000 * duration, b"OggS")
+        media = self._files.new_file("voice", content, mime_type=mime_type, duration=duration)
+        return await self._send_file("voice", media, caption, chat, reply_to)
+
+    async def send_audio(
+        self,
+        data: bytes | None = None,
+        duration: int = 30,
+        *,
+        file_name: str | None = "audio.mp3",
+        mime_type: str | None = None,
+        title: str | None = None,
+        performer: str | None = None,
+        caption: str | None = None,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        """A music file (shown with a player, unlike a document)."""
+        content = data if data is not None else self._placeholder(50_000, b"ID3")
+        media = self._files.new_file(
+            "audio",
+            content,
+            file_name=file_name,
+            mime_type=mime_type or guess_mime_type(file_name, "audio/mpeg"),
+            duration=duration,
+            performer=performer,
+            title=title,
+        )
+        return await self._send_file("audio", media, caption, chat, reply_to)
+
+    async def send_video(
+        self,
+        data: bytes | None = None,
+        duration: int = 5,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        file_name: str | None = None,
+        mime_type: str = "video/mp4",
+        caption: str | None = None,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        content = data if data is not None else self._placeholder(100_000)
+        media = self._files.new_file(
+            "video",
+            content,
+            file_name=file_name,
+            mime_type=mime_type,
+            width=width,
+            height=height,
+            duration=duration,
+        )
+        return await self._send_file("video", media, caption, chat, reply_to)
+
+    async def send_video_note(
+        self,
+        data: bytes | None = None,
+        duration: int = 5,
+        *,
+        length: int = 240,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        """A round video message (no caption, no file name: Telegram has none for them)."""
+        content = data if data is not None else self._placeholder(60_000)
+        media = self._files.new_file("video_note", content, length=length, duration=duration)
+        return await self._send_file("video_note", media, None, chat, reply_to)
+
+    async def send_animation(
+        self,
+        data: bytes | None = None,
+        *,
+        duration: int = 3,
+        width: int = 320,
+        height: int = 240,
+        file_name: str = "animation.mp4",
+        caption: str | None = None,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> int:
+        """A GIF: Telegram shows it as "animation" and, for old clients, as "document" too."""
+        content = data if data is not None else self._placeholder(40_000)
+        media = self._files.new_file(
+            "animation",
+            content,
+            file_name=file_name,
+            mime_type="video/mp4",
+            width=width,
+            height=height,
+            duration=duration,
+        )
+        extra = {"document": dict(media)}
+        return await self._send_file("animation", media, caption, chat, reply_to, extra)
 
     async def send_sticker(self, emoji: str = "👍", *, chat: ChatView | None = None) -> int:
-        sticker = {
-            **self._file("stickers", "webp", 24_000),
-            "width": 512,
-            "height": 512,
-            "emoji": emoji,
-            "set_name": "HotCherry",
-            "is_animated": False,
-            "is_video": False,
-            "type": "regular",
-        }
-        return await self._send({"sticker": sticker}, chat, None)
+        sticker = self._files.new_file(
+            "sticker",
+            self._placeholder(24_000, b"RIFF"),
+            width=512,
+            height=512,
+            emoji=emoji,
+            set_name="HotCherry",
+            is_animated=False,
+            is_video=False,
+            type="regular",
+        )
+        return await self._send_file("sticker", sticker, None, chat, None)
 
-    async def send_voice(self, duration: int = 3, *, chat: ChatView | None = None) -> int:
-        voice = {
-            **self._file("voice", "oga", 2_000 * duration),
-            "duration": duration,
-            "mime_type": "audio/ogg",
-        }
-        return await self._send({"voice": voice}, chat, None)
+    async def send_album(
+        self,
+        items: Sequence[AlbumItem],
+        caption: str | None = None,
+        *,
+        chat: ChatView | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> list[int]:
+        """Photos, videos, documents or audio sent together: one message (and update) per
+        item, all with one media_group_id, the caption on the first only, as Telegram apps
+        send them. Documents and audio go only with their own kind; one item is no album."""
+        if not 1 <= len(items) <= MAX_ALBUM_ITEMS:
+            raise ValueError(f"an album has 1 to {MAX_ALBUM_ITEMS} items, not {len(items)}")
+        kinds = {item[0] for item in items}
+        if not kinds <= ALBUM_KINDS or (len(kinds) > 1 and kinds & {"document", "audio"}):
+            raise ValueError(f"Telegram apps can't send {sorted(kinds)} as one album")
+        media = [self._album_media(item) for item in items]
+        group: JSON = {}
+        if len(media) > 1:
+            group["media_group_id"] = str(self._emu.rng.randint(10**17, 2**63 - 1))
+        return [
+            await self._send_file(kind, item, caption if i == 0 else None, chat, reply_to, group)
+            for i, (kind, item) in enumerate(media)
+        ]
+
+    def _album_media(self, item: AlbumItem) -> tuple[str, Any]:
+        kind, data, *rest = item
+        name = rest[0] if rest else None
+        if kind == "photo":
+            content = data if data is not None else placeholder_photo(self._emu.rng)
+            return kind, self._files.new_photo(content)
+        content = data if data is not None else self._placeholder(30_000)
+        mime = (
+            rest[1]
+            if len(rest) > 1
+            else guess_mime_type(name, _DEFAULT_MIME.get(kind, "application/octet-stream"))
+        )
+        fields: JSON = {"duration": 5, "width": 1280, "height": 720} if kind == "video" else {}
+        if kind == "audio":
+            fields = {"duration": 30}
+        return kind, self._files.new_file(kind, content, file_name=name, mime_type=mime, **fields)
 
     async def send_location(
         self,
@@ -249,27 +469,24 @@ class UserClient(ChatView):
             {"location": {"latitude": latitude, "longitude": longitude}}, chat, None
         )
 
-    async def send_photo(self, caption: str | None = None, *, chat: ChatView | None = None) -> int:
-        sizes = [(90, 67, 1_200), (320, 240, 15_000), (800, 600, 60_000)]
-        photo = [
-            {**self._file("photos", "jpg", size), "width": w, "height": h} for w, h, size in sizes
-        ]
-        return await self._send(_with_caption({"photo": photo}, caption), chat, None)
-
-    async def send_document(
+    async def send_contact(
         self,
-        file_name: str = "document.pdf",
-        mime_type: str = "application/pdf",
-        caption: str | None = None,
+        phone_number: str = "+15555550123",
+        first_name: str | None = None,
         *,
+        last_name: str | None = None,
+        user_id: int | None = None,
+        vcard: str | None = None,
         chat: ChatView | None = None,
     ) -> int:
-        document = {
-            **self._file("documents", file_name.rsplit(".", 1)[-1], 30_000),
-            "file_name": file_name,
-            "mime_type": mime_type,
-        }
-        return await self._send(_with_caption({"document": document}, caption), chat, None)
+        """A shared contact; without ``first_name``, the user's own (with their user_id)."""
+        if first_name is None:
+            first_name = self.first_name
+            user_id = self.id if user_id is None else user_id
+        contact: JSON = {"phone_number": phone_number, "first_name": first_name}
+        optional = {"last_name": last_name, "user_id": user_id, "vcard": vcard}
+        contact.update({k: v for k, v in optional.items() if v is not None})
+        return await self._send({"contact": contact}, chat, None)
 
     def _find_message(
         self, message: MessageRef | None, chat: ChatView | None, *, need_keyboard: bool
@@ -370,3 +587,6 @@ class UserClient(ChatView):
 
 def _with_caption(content: JSON, caption: str | None) -> JSON:
     return content if caption is None else {**content, "caption": caption}
+
+
+_DEFAULT_MIME = {"video": "video/mp4", "audio": "audio/mpeg"}

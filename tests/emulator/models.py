@@ -8,6 +8,13 @@ from typing import Any, NamedTuple
 
 JSON = dict[str, Any]
 
+# Message fields that name what a message carries, in the order BotMessage.kind looks for them
+# (an animation also carries a "document" field, for old clients, so it comes first).
+MESSAGE_KINDS = (
+    "animation", "photo", "document", "voice", "audio", "video", "video_note", "sticker",
+    "location", "venue", "contact", "poll", "dice", "text",
+)  # fmt: skip
+
 
 class ApiCall(NamedTuple):
     """One Bot API request as received (params already JSON-decoded)."""
@@ -57,6 +64,43 @@ class Failure:
         return self.times > 0 and self.method in ("*", method.lower())
 
 
+@dataclass(frozen=True)
+class Upload:
+    """One file part of a multipart/form-data request, as the bot uploaded it."""
+
+    filename: str | None
+    content_type: str
+    content: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    def __repr__(self) -> str:  # the bytes would drown assertion messages
+        return f"Upload({self.filename!r}, {self.content_type!r}, {self.size} bytes)"
+
+
+@dataclass
+class StoredFile:
+    """A file as Telegram keeps it: described by getFile, downloaded from its file_path.
+
+    ``media`` is the object a message shows for it (a PhotoSize list for photos, shared by all
+    sizes of one photo), which sending the file again by file_id reproduces.
+    """
+
+    file_id: str
+    file_unique_id: str
+    kind: str  # "photo", "document", "voice", "audio", "video", "video_note", "sticker", ...
+    content: bytes = field(repr=False)
+    file_path: str
+    media: Any = None
+    path_issued: bool = False  # getFile handed out file_path: only then is it downloadable
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
 @dataclass
 class StoredMessage:
     """Server-side state of one message in a chat (user's or bot's)."""
@@ -69,6 +113,7 @@ class StoredMessage:
     params: JSON = field(default_factory=dict)  # the sendMessage parameters
     edited: bool = False
     deleted: bool = False
+    file: StoredFile | None = None  # the file it carries (a photo's largest size)
 
     @property
     def message_id(self) -> int:
@@ -131,6 +176,22 @@ class BotMessage:
     from_bot: bool
     raw: JSON  # the Telegram Message object
     params: JSON  # sendMessage parameters (disable_notification, protect_content, ...)
+    kind: str = "text"  # "text", "photo", "document", "voice", ... (see MESSAGE_KINDS)
+    file_id: str | None = None  # of the file it carries (a photo's largest size)
+    file_name: str | None = None  # documents, audio, video, animations
+    mime_type: str | None = None
+    media_group_id: str | None = None  # shared by the messages of one album
+    file_bytes: bytes | None = field(default=None, repr=False)  # the file's content
+
+    @property
+    def caption(self) -> str | None:
+        caption = self.raw.get("caption")
+        return None if caption is None else str(caption)
+
+    @property
+    def protected(self) -> bool:
+        """Sent with protect_content: Telegram clients forbid forwarding and saving it."""
+        return bool(self.raw.get("has_protected_content"))
 
     @property
     def button_texts(self) -> list[str]:
@@ -142,7 +203,16 @@ class BotMessage:
 
     def describe(self) -> str:
         who = "bot" if self.from_bot else "user"
-        line = f"[#{self.message_id} {who}{', edited' if self.edited else ''}] {self.text!r}"
+        line = f"[#{self.message_id} {who}{', edited' if self.edited else ''}] "
+        if self.kind != "text":
+            line += self.kind
+            if self.file_name:
+                line += f" {self.file_name!r}"
+            if self.file_bytes is not None:
+                line += f" ({len(self.file_bytes)} bytes)"
+            line += f" {self.text!r}" if self.text else ""
+        else:
+            line += repr(self.text)
         if self.buttons:
             line += f" buttons={self.button_texts}"
         return line
@@ -169,4 +239,19 @@ class BotMessage:
             from_bot=stored.from_bot,
             raw=raw,
             params=copy.deepcopy(stored.params),
+            kind=next((kind for kind in MESSAGE_KINDS if kind in raw), "service"),
+            file_id=None if stored.file is None else stored.file.file_id,
+            file_name=_media_field(raw, "file_name"),
+            mime_type=_media_field(raw, "mime_type"),
+            media_group_id=None if "media_group_id" not in raw else str(raw["media_group_id"]),
+            file_bytes=None if stored.file is None else stored.file.content,
         )
+
+
+def _media_field(raw: JSON, name: str) -> str | None:
+    """A field of the (non-photo) media object a message carries, if any."""
+    for kind in MESSAGE_KINDS:
+        media = raw.get(kind)
+        if isinstance(media, dict) and name in media:
+            return str(media[name])
+    return None

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import logging
+import mimetypes
 import socket
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -16,7 +17,8 @@ from aiohttp import web
 
 from .api import BotApi, WithDescription
 from .client import GroupChat, UserClient
-from .models import JSON, ApiCall, ApiError, ChatState, Failure
+from .files import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES, MEBIBYTE
+from .models import JSON, ApiCall, ApiError, ChatState, Failure, StoredFile, Upload
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ TEXT_PARAMS = frozenset(
         "short_description", "name", "language_code", "inline_message_id", "action",
         "secret_token", "ip_address", "emoji", "title", "query", "file_id", "data",
         "message_effect_id", "business_connection_id", "custom_title", "question",
+        "performer", "photo", "document", "voice", "audio", "video", "video_note", "animation",
+        "sticker", "thumbnail", "cover",
     }
 )  # fmt: skip
 
@@ -44,7 +48,10 @@ def decode_param(name: str, value: Any) -> Any:
 
 
 async def read_params(request: web.Request) -> JSON:
-    """Merge query string and body (urlencoded, multipart or JSON), like Telegram does."""
+    """Merge query string and body (urlencoded, multipart or JSON), like Telegram does.
+
+    A file part of a multipart body becomes an :class:`Upload` under the part's name, as
+    Telegram finds files either there or by an ``attach://<name>`` reference."""
     raw: dict[str, Any] = dict(request.query)
     if request.can_read_body:
         if request.content_type == "application/json":
@@ -56,9 +63,13 @@ async def read_params(request: web.Request) -> JSON:
                 raise ApiError.bad_request("JSON object expected as request parameters")
             raw.update(body)
         elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            for key, value in (await request.post()).items():
-                if isinstance(value, web.FileField):  # an uploaded file: keep its metadata only
-                    raw[key] = {"filename": value.filename, "size": len(value.file.read())}
+            try:
+                form = await request.post()
+            except web.HTTPRequestEntityTooLarge:
+                raise ApiError(413, "Request Entity Too Large") from None
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    raw[key] = Upload(value.filename, value.content_type, value.file.read())
                 else:
                     raw[key] = value if isinstance(value, str) else bytes(value).decode()
     return {key: decode_param(key, value) for key, value in raw.items()}
@@ -84,7 +95,12 @@ class BotApiEmulator(BotApi):
         group_privacy: bool = True,
         strict_html_entities: bool = True,
         seed: int | None = None,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     ) -> None:
+        """``max_download_bytes``: larger files make getFile answer "file is too big";
+        ``max_upload_bytes``: a request uploading a larger file is refused with 413. Both
+        default to the limits of Telegram's cloud Bot API (20 MB and 50 MB)."""
         super().__init__(
             token,
             bot_username,
@@ -92,17 +108,21 @@ class BotApiEmulator(BotApi):
             group_privacy=group_privacy,
             strict_html_entities=strict_html_entities,
             seed=seed,
+            max_download_bytes=max_download_bytes,
         )
+        self.max_upload_bytes = max_upload_bytes
         self.failures: list[Failure] = []
         self.failures_served = 0
         self.errors: list[tuple[str, JSON, str]] = []  # (method, params, description) of 4xx/5xx
+        self.downloads: list[str] = []  # file_ids of files the bot downloaded, in order
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._user_ids: set[int] = set()
 
     # -------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # aiohttp's own limit stays above ours, so that our 413 is the one bots see.
+        app = web.Application(client_max_size=self.max_upload_bytes + 16 * MEBIBYTE)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         self._closing = False
@@ -216,6 +236,12 @@ class BotApiEmulator(BotApi):
             return _reply(exc.payload(), exc.code)
         call = ApiCall(name, params)
         self.calls.append(call)
+        uploads = [value for value in params.values() if isinstance(value, Upload)]
+        if any(upload.size > self.max_upload_bytes for upload in uploads):
+            # api.telegram.org refuses such a request before reading it.
+            self.errors.append((name, params, "Request Entity Too Large"))
+            self.notify()
+            return _reply(ApiError(413, "Request Entity Too Large").payload(), 413)
         try:
             return await self._dispatch(request, call, handler)
         finally:
@@ -254,17 +280,29 @@ class BotApiEmulator(BotApi):
         return _reply({"ok": True, "result": result}, 200)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        """``GET /file/bot<token>/<file_path>``: PTB's File.download_* fetch
+        ``{base_file_url}{token}/{file_path}`` (the path URL-quoted, which aiohttp undoes).
+        Only paths getFile handed out exist, as on Telegram."""
         if request.match_info["token"] != self.token:
             return _reply({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
-        for info, content in self.files.values():
-            if info["file_path"] == request.match_info["path"]:
-                return web.Response(body=content, content_type="application/octet-stream")
-        return _reply({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        stored = self.file_store.download(request.match_info["path"])
+        if stored is None:
+            return _reply({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        self.downloads.append(stored.file_id)
+        content_type = mimetypes.guess_type(stored.file_path)[0] or "application/octet-stream"
+        return web.Response(body=stored.content, content_type=content_type)
 
     # ------------------------------------------------------------- script-like API
     def calls_to(self, method: str) -> list[JSON]:
         """Parameters of every call of ``method`` (case-insensitive), including failed ones."""
         return [call.params for call in self.calls if call.method.lower() == method.lower()]
+
+    def file(self, file_id: str) -> StoredFile:
+        """A file users or the bot sent, by file_id (``.content`` is its bytes)."""
+        stored = self.files.get(file_id)
+        if stored is None:
+            raise AssertionError(f"no file with file_id {file_id!r}")
+        return stored
 
     def menu(self, chat_id: int | None = None, language: str = "") -> list[str]:
         """The commands a client shows in a chat's menu: the chat's own, else the default

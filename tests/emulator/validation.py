@@ -14,6 +14,7 @@ from .models import JSON, ApiError
 from .tg_html import HtmlParseError, parse_html, utf16_len
 
 MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_BUTTONS = 100
 NOT_MODIFIED = (
@@ -93,12 +94,37 @@ def format_text(
     raw = params.get(key)
     if raw is None:
         raise ApiError.bad_request("message text is empty")
+    formatted = _parse(params, raw, "entities", strict_html_entities=strict_html_entities)
+    if not formatted.text:
+        raise ApiError.bad_request("message text is empty")
+    if len(formatted.text) > MAX_TEXT_LENGTH:
+        raise ApiError.bad_request("message is too long")
+    return formatted
+
+
+def format_caption(params: JSON, *, strict_html_entities: bool = True) -> FormattedText | None:
+    """A media caption: optional (None when absent or blank), at most 1024 characters
+    after parse_mode is applied, its explicit entities in ``caption_entities``."""
+    raw = params.get("caption")
+    if raw is None or raw == "":
+        return None
+    formatted = _parse(params, raw, "caption_entities", strict_html_entities=strict_html_entities)
+    if not formatted.text:
+        return None
+    if len(formatted.text) > MAX_CAPTION_LENGTH:
+        raise ApiError.bad_request("message caption is too long")
+    return formatted
+
+
+def _parse(
+    params: JSON, raw: Any, entities_key: str, *, strict_html_entities: bool
+) -> FormattedText:
     text = raw if isinstance(raw, str) else str(raw)
     mode_value = params.get("parse_mode")
     mode = str(mode_value) if mode_value else None
     html: str | None = None
     if mode is None:
-        plain, entities = text, _explicit_entities(params.get("entities"))
+        plain, entities = text, _explicit_entities(params.get(entities_key))
     elif mode.lower() == "html":
         try:
             plain, entities = parse_html(text, strict_entities=strict_html_entities)
@@ -110,10 +136,6 @@ def format_text(
     else:
         raise ApiError.bad_request("unsupported parse_mode")
     plain, entities = _trim(plain, entities)
-    if not plain:
-        raise ApiError.bad_request("message text is empty")
-    if len(plain) > MAX_TEXT_LENGTH:
-        raise ApiError.bad_request("message is too long")
     return FormattedText(plain, entities, html, mode)
 
 
