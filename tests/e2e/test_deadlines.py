@@ -8,18 +8,11 @@ from pathlib import Path
 from emulator import BotApiEmulator
 from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
+from world import Clock
 
 from bot.crypto import Keyring
 
 WAIT = 20.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_unclaimed_case_is_reminded_then_escalated_and_the_reporter_told(
@@ -35,7 +28,7 @@ async def test_unclaimed_case_is_reminded_then_escalated_and_the_reporter_told(
         "[outbox]\nretry_seconds = 0.1\n",
         encoding="utf-8",
     )
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))
     bot = InProcessBot(
         bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump()), clock
     )

@@ -11,6 +11,7 @@ from emulator import BotApiEmulator, UserClient
 from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT, case_id_in, press, say
+from world import Clock
 
 from bot.crypto import Keyring
 
@@ -36,19 +37,13 @@ closed_days = 180
 EVENING_IN_UTC = datetime(2026, 8, 1, 20, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = EVENING_IN_UTC
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def start(
     emulator: BotApiEmulator, tmp_path: Path, database_url: str, keys: str
 ) -> InProcessBot:
     (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
-    bot = InProcessBot(bot_environment(tmp_path, database_url, emulator.base_url, keys), Clock())
+    bot = InProcessBot(
+        bot_environment(tmp_path, database_url, emulator.base_url, keys), Clock(EVENING_IN_UTC)
+    )
     await bot.start()
     return bot
 

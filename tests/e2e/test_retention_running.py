@@ -10,16 +10,9 @@ from emulator import BotApiEmulator
 from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT, case_id_in, file_report, say
+from world import Clock
 
 from bot.crypto import Keyring
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_the_running_bot_warns_then_shreds_a_case_past_its_retention(
@@ -34,7 +27,7 @@ async def test_the_running_bot_warns_then_shreds_a_case_past_its_retention(
         "[retention]\nclosed_days = 30\n",
         encoding="utf-8",
     )
-    clock = Clock()
+    clock = Clock(datetime.now(UTC))
     bot = InProcessBot(
         bot_environment(tmp_path, database_url, emulator.base_url, keyring.dump()), clock
     )
