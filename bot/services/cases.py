@@ -151,7 +151,8 @@ class CaseVault:
 
     async def destroy(self, session: Session, case: Case) -> None:
         """Crypto-shredding: drop the data key and every sealed field; delete the thread,
-        the notes and every message still waiting to be sent about the case."""
+        the notes, every message still waiting to be sent about the case, and its evidence
+        files with their chunks (bot.store.queries' `delete_case_content`)."""
         await queries.delete_case_content(session, case.id)
         case.wrapped_key = None
         case.answers = None

@@ -23,7 +23,7 @@ from bot.cases.sla import ServiceLevels
 from bot.crypto import ChatKey, CryptoError, Keyring
 from bot.i18n import Language, pick_language
 from bot.intake.flow import Draft, Intake
-from bot.services import people
+from bot.services import evidence, people
 from bot.services.admin import ADMIN_ONLY
 from bot.services.case_views import CaseViews
 from bot.services.cases import CaseVault
@@ -135,7 +135,9 @@ class ConversationService:
                 # A rotation gave the chat a new key since this copy was cached.
                 raise StaleChat from None
             raise
-        turn = Turn(self.context, lookup, stored.language, ChatState(), incoming, now)
+        turn = Turn(
+            self.context, lookup, stored.language, ChatState(), incoming, now, chat_row=stored.id
+        )
         turn.state = self._load_state(stored, key, turn)
         state = turn.state
         try:
@@ -153,6 +155,9 @@ class ConversationService:
             else:
                 views = await ReporterTurn(turn).run()
             draft_key, draft = self._seal_draft(stored, turn)
+            if stored.draft_key is not None and draft_key is None and not turn.draft_sent:
+                # A discarded draft: its files go in the transaction that drops it.
+                await evidence.forget_draft_files(turn.session, stored.id)
             row = replace(
                 stored,
                 state=self._seal_state(key, turn.state),
@@ -225,12 +230,17 @@ class ConversationService:
         nothing more (no draft, no case sent from it still open): a chat's fingerprint does
         not outlive its use. Returns how many drafts and rows went."""
         gone = 0
+        cutoff = self.clock() - max_age
         async with self.sessions.begin() as session:
-            for chat in await queries.idle_chats(session, self.clock() - max_age, PRUNE_BATCH):
+            for chat in await queries.idle_chats(session, cutoff, PRUNE_BATCH):
                 gone += await self._prune(session, chat)
+            orphans = await evidence.forget_orphaned_draft_files(session, cutoff)
         self.chats.forget()
         if gone:
             log.info("event=chats_pruned count=%d", gone)
+        if orphans:
+            log.warning("event=orphaned_draft_files_deleted count=%d", orphans)
+        if gone or orphans:
             await purge_freed_pages(self.engine)
         return gone
 
@@ -245,8 +255,14 @@ class ConversationService:
         if state.linked:
             statuses = await queries.statuses_of(session, state.linked)
             if any(status in {s.value for s in OPEN_STATES} for status in statuses.values()):
-                return int(chat.draft_key is not None and await queries.forget_draft(session, chat))
-        return int(await queries.delete_chat(session, chat))
+                if chat.draft_key is None or not await queries.forget_draft(session, chat):
+                    return 0
+                await evidence.forget_draft_files(session, chat.id)
+                return 1
+        if not await queries.delete_chat(session, chat):
+            return 0
+        await evidence.forget_draft_files(session, chat.id)  # the draft's, if it had one
+        return 1
 
 
 def _may_be_responder_business(incoming: Incoming, state: ChatState) -> bool:

@@ -15,7 +15,7 @@ from bot.cases.sla import timers_at_submission
 from bot.crypto import ReporterLink
 from bot.intake import names
 from bot.intake.flow import EXCLUSION_QUESTION, Draft, Input, Stage, Submitted, TypedText
-from bot.services import people
+from bot.services import evidence, people
 from bot.services.deadlines import set_timers
 from bot.services.outbox import URGENT, new_case_alert
 from bot.services.turn import Turn
@@ -88,6 +88,8 @@ async def send_report(turn: Turn, submitted: Submitted) -> Sent:
     set_timers(case, timers_at_submission(now, case.urgent, turn.context.levels))
     session.add(case)
     await session.flush()
+    if turn.chat_row is not None:  # the files sent with the draft are the case's now
+        await evidence.attach_draft_files(session, turn.chat_row, case)
     await turn.audit(case, "submit")
     readers = await turn.notify_responders(
         Occasion.NEW_CASE,

@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Integer,
@@ -224,6 +225,45 @@ class CaseNote(Base):
     )
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+
+
+class EvidenceFile(Base):
+    """A file the reporter (or a responder) sent, sealed under a key of its own (bot.crypto's
+    FileKey) that is stored only wrapped under its draft's or case's data key: shredding the
+    case's key destroys the file, and the withdrawal deletes its rows. Filed under a draft
+    (`draft_owner`: the id of the chat row whose draft it belongs to, as the draft's key is)
+    until submission moves it to the case. Its name, type, caption, size and hash are in
+    `meta`, sealed; in the clear only how many chunks it has (its size to `CHUNK_SIZE`, as
+    the chunks themselves tell). `meta` is None only while the file is being written."""
+
+    __tablename__ = "evidence_files"
+    __table_args__ = (
+        CheckConstraint("(case_id IS NULL) <> (draft_owner IS NULL)", name="one_holder"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    draft_owner: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    meta: Mapped[bytes | None] = mapped_column(LargeBinary)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(MINUTE))
+
+
+class EvidenceChunk(Base):
+    """One sealed piece of an evidence file (`CHUNK_SIZE` bytes of it, the last fewer), bound
+    by its sealing to its file, its index and whether it is the last: a chunk removed,
+    reordered or moved to another file makes the file refuse to open."""
+
+    __tablename__ = "evidence_chunks"
+
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evidence_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OutboxMessage(Base):

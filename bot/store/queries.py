@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store import evidence
 from bot.store.models import (
     Case,
     CaseMessage,
@@ -138,10 +139,13 @@ async def notes_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseNote]:
 
 
 async def delete_case_content(session: AsyncSession, case_id: uuid.UUID) -> None:
-    """Everything sealed under a case's key, apart from the case row's own fields."""
+    """Everything sealed under a case's key, apart from the case row's own fields: the
+    thread, the notes, the messages waiting to be sent about it, and its evidence files.
+    Every shred (withdrawal, retention) and every deletion of a case's row passes here."""
     await session.execute(delete(CaseMessage).where(CaseMessage.case_id == case_id))
     await session.execute(delete(CaseNote).where(CaseNote.case_id == case_id))
     await session.execute(delete(OutboxMessage).where(OutboxMessage.case_id == case_id))
+    await evidence.delete_case_files(session, case_id)
 
 
 # ---- responders and invites -------------------------------------------------------------------
