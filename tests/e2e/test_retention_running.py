@@ -3,16 +3,29 @@ week ahead, then shredded, by the bot's own chores (no `confide tick`)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from emulator import BotApiEmulator
 from harness import InProcessBot, bot_environment, enrol
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT, case_id_in, file_report, say
 from world import Clock
 
 from bot.crypto import Keyring
+from bot.store.models import Case
+
+
+async def shredded(engine: AsyncEngine, short_id: str) -> None:
+    for _ in range(int(WAIT / 0.05)):
+        async with engine.connect() as connection:
+            query = select(Case.shredded_at).where(Case.short_id == short_id)
+            if (await connection.execute(query)).scalar_one() is not None:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{short_id} was not shredded within {WAIT} s")
 
 
 async def test_the_running_bot_warns_then_shreds_a_case_past_its_retention(
@@ -51,6 +64,7 @@ async def test_the_running_bot_warns_then_shreds_a_case_past_its_retention(
 
         clock.now += timedelta(days=8)
         await bot.restart()
+        await shredded(migrated, case)  # by the chores, beside the bot's turns
         gone = await say(sam, f"/open {case}")
         assert gone.text == (
             f"Case {case} reached the end of its retention period; its content was deleted."
