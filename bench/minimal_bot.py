@@ -1,6 +1,8 @@
 """The baseline: a minimal python-telegram-bot ConversationHandler bot that asks the same
 questions with the same buttons, keeping everything in memory — no database, no encryption,
-no durability. Confide's figures are compared with this one's.
+no durability. Confide's figures are compared with this one's. For evidence files it does
+the least a bot can: it downloads a file to memory, says so, and on /deliver uploads it back
+as a new protected document (bench/evidence.py).
 
 Run: CONFIDE_TELEGRAM_TOKEN=... CONFIDE_TELEGRAM_BASE_URL=... python bench/minimal_bot.py
 """
@@ -142,6 +144,26 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await ask(update, context)
 
 
+async def on_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    message, data = update.message, context.user_data
+    assert message is not None and data is not None
+    media = message.document or message.photo[-1]
+    content = await (await media.get_file()).download_as_bytearray()
+    data.setdefault("files", []).append((getattr(media, "file_name", None), bytes(content)))
+    question = applicable(data["answers"])[data["index"]]
+    await message.reply_text(
+        f"File received ({len(content)} bytes)", reply_markup=keyboard(question, [])
+    )
+    return ASKING
+
+
+async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    for number, (_, content) in enumerate((context.user_data or {}).get("files", []), start=1):
+        await update.effective_chat.send_document(  # type: ignore[union-attr]
+            content, filename=f"file-{number}", protect_content=True
+        )
+
+
 async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     await update.callback_query.answer()  # type: ignore[union-attr]
     code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
@@ -154,9 +176,12 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    base_url = os.environ["CONFIDE_TELEGRAM_BASE_URL"]
     application = (
-        Application.builder().token(os.environ["CONFIDE_TELEGRAM_TOKEN"]).base_url(base_url).build()
+        Application.builder()
+        .token(os.environ["CONFIDE_TELEGRAM_TOKEN"])
+        .base_url(os.environ["CONFIDE_TELEGRAM_BASE_URL"])
+        .base_file_url(os.environ["CONFIDE_TELEGRAM_BASE_FILE_URL"])
+        .build()
     )
     application.add_handler(
         ConversationHandler(
@@ -165,6 +190,7 @@ def main() -> None:
                 MENU: [CallbackQueryHandler(begin, pattern="^report$")],
                 ASKING: [
                     MessageHandler(filters.TEXT & ~filters.COMMAND, on_text),
+                    MessageHandler(filters.Document.ALL | filters.PHOTO, on_file),
                     CallbackQueryHandler(on_button),
                 ],
                 REVIEW: [CallbackQueryHandler(send, pattern="^send$")],
@@ -172,6 +198,7 @@ def main() -> None:
             fallbacks=[CommandHandler("start", start)],
         )
     )
+    application.add_handler(CommandHandler("deliver", deliver))
     print("event=started", flush=True)
     application.run_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,7 @@ SCRIPT: list[tuple[str, str]] = [
     ("send", "A. Manager, regional sales"),
     ("click", "Yes"),
     ("send", "B. Witness from accounting"),
+    ("click", "Skip"),  # no evidence files (bench/evidence.py measures those)
     ("click", "No"),
     ("click", "I am safe now"),
     ("click", "An investigation"),
@@ -92,29 +95,47 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
+@contextlib.contextmanager
+def bot_process(
+    target: str, emulator: BotApiEmulator, folder: str, keyring: Keyring
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Confide or the minimal bot, as its own process, polling the emulator; its SQLite
+    database is `database_url(folder)`."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CONFIDE_CONFIG": str(Path(folder) / "config.toml"),
+        "CONFIDE_TELEGRAM_TOKEN": TOKEN,
+        "CONFIDE_TELEGRAM_BASE_URL": emulator.base_url,
+        "CONFIDE_TELEGRAM_BASE_FILE_URL": emulator.base_file_url,
+        "CONFIDE_DATABASE_URL": database_url(folder),
+        "CONFIDE_KEYS": keyring.dump(),
+        "CONFIDE_LOG_LEVEL": "WARNING",
+    }
+    Path(env["CONFIDE_CONFIG"]).write_text("[telegram]\npoll_timeout = 10\n")
+    command = (
+        [sys.executable, "-m", "bot", "run"]
+        if target == "confide"
+        else [sys.executable, str(REPO / "bench" / "minimal_bot.py")]
+    )
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def database_url(folder: str) -> str:
+    return f"sqlite+aiosqlite:///{folder}/bench.db"
+
+
 async def run_once(target: str, users: int) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         async with BotApiEmulator(token=TOKEN, bot_username="confide_bench_bot") as emulator:
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(REPO),
-                "CONFIDE_CONFIG": str(Path(tmp) / "config.toml"),
-                "CONFIDE_TELEGRAM_TOKEN": TOKEN,
-                "CONFIDE_TELEGRAM_BASE_URL": emulator.base_url,
-                "CONFIDE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
-                "CONFIDE_KEYS": Keyring.generate().dump(),
-                "CONFIDE_LOG_LEVEL": "WARNING",
-            }
-            Path(env["CONFIDE_CONFIG"]).write_text("[telegram]\npoll_timeout = 10\n")
-            command = (
-                [sys.executable, "-m", "bot", "run"]
-                if target == "confide"
-                else [sys.executable, str(REPO / "bench" / "minimal_bot.py")]
-            )
-            process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            try:
+            with bot_process(target, emulator, tmp, Keyring.generate()) as process:
                 await wait_ready(emulator)
                 # One unmeasured reporter first, so both bots are measured warm (imports,
                 # first connections, first statements prepared), not on their start-up.
@@ -130,9 +151,6 @@ async def run_once(target: str, users: int) -> Result:
                 bot_cpu = cpu_seconds(process.pid) - bot_cpu
                 harness_cpu = time.process_time() - harness_cpu
                 peak = peak_memory_mb(process.pid)
-            finally:
-                process.terminate()
-                process.wait(30)
     latencies.sort()
     return Result(
         throughput=len(latencies) / elapsed,

@@ -122,6 +122,7 @@ async def serve(
             on_notify=queued.set,
             zone=settings.timezone,
             retention=settings.retention,
+            evidence=settings.evidence,
         )
         key_watch = KeyWatch(
             sessions, keyring, key_file_reader(settings), clock, on_change=service.chats.forget
@@ -135,6 +136,7 @@ async def serve(
                 bot.username,
                 zone=settings.timezone,
                 organisation=settings.organisation,
+                max_file_mb=settings.evidence.max_file_mb,
             )
             await set_default_commands(bot, catalogue())
             inbox = Inbox(sessions, keyring, clock)

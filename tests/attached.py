@@ -44,11 +44,14 @@ def windows(data: bytes, count: int = 64, seed: int = 7) -> list[bytes]:
 async def draft_of(
     engine: AsyncEngine, keyring: Keyring, lookup: bytes
 ) -> tuple[uuid.UUID, DraftKey]:
-    """The chat row a reporter's draft lives on, and the draft's key (from its row)."""
+    """The id a reporter's draft files its evidence under (a random one, kept in the chat's
+    sealed state: never the chat row's id), and the draft's key (from its row)."""
     async with engine.connect() as connection:
         chat = (await connection.execute(select(Chat).where(Chat.lookup == lookup))).one()
     assert chat.draft_key is not None, "the chat has no draft"
-    return chat.id, keyring.draft_key(chat.id, chat.draft_key)
+    state = keyring.chat_key(chat.id, chat.wrapped_key).open_state(chat.state)
+    assert state["files"] is not None and uuid.UUID(state["files"]) != chat.id
+    return uuid.UUID(state["files"]), keyring.draft_key(chat.id, chat.draft_key)
 
 
 async def attach(

@@ -16,6 +16,25 @@ class Limits:
     messages_per_hour: int = 30
 
 
+@dataclass(frozen=True)
+class EvidenceLimits:
+    """How big evidence may be ([evidence]): a file (Telegram's cloud Bot API lets a bot
+    download at most 20 MB; a self-hosted Bot API server allows more), and a case's files
+    together, by count and size."""
+
+    max_file_mb: float = 20
+    max_files: int = 20
+    max_total_mb: float = 200
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_total_bytes(self) -> int:
+        return int(self.max_total_mb * 1024 * 1024)
+
+
 def _period(now: datetime, per: str) -> str:
     return now.strftime("%Y-%m-%d") if per == "day" else now.strftime("%Y-%m-%dT%H")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.cases.limits import Limits
+from bot.cases.limits import EvidenceLimits, Limits
 from bot.cases.retention import Retention
 from bot.cases.sla import ServiceLevels
 from bot.config.schema import EXCLUSION_MODES, ConfigError, checked, log_level
@@ -50,6 +50,7 @@ class Settings:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # times shown, dates read
     organisation: OrganisationWords = field(default_factory=OrganisationWords)
     retention: Retention = field(default_factory=Retention)
+    evidence: EvidenceLimits = field(default_factory=EvidenceLimits)
     health_seconds: float = 60.0  # how often `confide run` logs its health line
 
     def has_keys(self) -> bool:
@@ -146,6 +147,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         deadline_scan_seconds=float(service["scan_seconds"]),
         retention=Retention(**config["retention"]),
+        evidence=EvidenceLimits(
+            max_file_mb=float(config["evidence"]["max_file_mb"]),
+            max_files=int(config["evidence"]["max_files"]),
+            max_total_mb=float(config["evidence"]["max_total_mb"]),
+        ),
         health_seconds=float(config["logging"]["health_seconds"]),
     )
 

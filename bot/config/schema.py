@@ -80,6 +80,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "scan_seconds": _number(30),
     },
     "limits": {"reports_per_day": _whole(5), "messages_per_hour": _whole(30)},
+    "evidence": {"max_file_mb": _number(20), "max_files": _whole(20), "max_total_mb": _number(200)},
     "retention": {"closed_days": _whole(365), "metadata_days": _whole(730)},
     "outbox": {"retry_seconds": _number(2)},
     "logging": {"level": _choice("INFO", LOG_LEVELS), "health_seconds": _number(60)},

@@ -53,11 +53,11 @@ def clean_image(data: bytes, kind: Kind) -> tuple[bytes, Kind]:
         with Image.open(io.BytesIO(data), formats=[_FORMAT[kind]]) as image:
             loop = int(image.info.get("loop", 0))
             frames = _frames(image, kind)
-        if kind is Kind.WEBP:
-            return _encode_webp(frames, loop, lossless=_webp_lossless(data)), kind
-        if kind is Kind.PNG:
-            return _encode_png(frames, loop), kind
-        return _encode_jpeg(frames[0].picture), Kind.JPEG
+            if kind is Kind.WEBP:
+                return _encode_webp(frames, loop, lossless=_webp_lossless(data)), kind
+            if kind is Kind.PNG:
+                return _encode_png(frames, loop), kind
+            return _encode_jpeg(frames[0].picture), Kind.JPEG
     except Unreadable:
         raise
     except Image.DecompressionBombError:
@@ -74,16 +74,22 @@ def _frames(image: Image.Image, kind: Kind) -> list[_Frame]:
     if width * height * count > MAX_PIXELS:
         raise Unreadable(kind.value, "too large once decoded")
     if count == 1:
-        return [_plain(image)]
+        return [_plain(image, alone=True)]
     return [_plain(frame) for frame in ImageSequence.Iterator(image)]
 
 
-def _plain(frame: Image.Image) -> _Frame:
-    """The frame's pixels, upright, in sRGB, with nothing else attached."""
+def _plain(frame: Image.Image, *, alone: bool = False) -> _Frame:
+    """The frame's pixels, upright, in sRGB, with nothing else attached. The only frame is
+    changed in place (a 12-megapixel photo is 36 MB decoded: one copy, not two); each of an
+    animation's frames is copied, since the next one is read from the same image."""
     icc = frame.info.get("icc_profile")
     duration = float(frame.info.get("duration", 0) or 0)
     transparent = "transparency" in frame.info
-    picture = ImageOps.exif_transpose(frame)  # always a copy: the file's image is left alone
+    if alone:
+        ImageOps.exif_transpose(frame, in_place=True)
+        picture = frame
+    else:
+        picture = ImageOps.exif_transpose(frame)
     if transparent:  # a transparent palette entry or colour: say it with an alpha channel
         picture = picture.convert("RGBA")
     picture = _in_srgb(picture, icc)

@@ -31,6 +31,38 @@ class Stage(StrEnum):
 
 
 @dataclass(frozen=True)
+class FileNote:
+    """A file added to a files question, as the reporter reads it back: what it is, how big
+    and what it was called (never its content). `id` is the stored file's, opaque here."""
+
+    id: str
+    question: str
+    kind: str  # "photo", "pdf", "voice" ... (bot.evidence's kinds, or Telegram's)
+    size: int
+    name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "kind": self.kind,
+            "size": self.size,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileNote:
+        name = data.get("name")
+        return cls(
+            id=str(data["id"]),
+            question=str(data["question"]),
+            kind=str(data["kind"]),
+            size=int(data["size"]),
+            name=None if name is None else str(name),
+        )
+
+
+@dataclass(frozen=True)
 class Draft:
     """A report in progress. `rev` changes with every state change, so buttons on an older
     message can be recognised and refused instead of acting on the wrong question."""
@@ -48,6 +80,8 @@ class Draft:
     exclusion: tuple[tuple[str, str], ...] = ()
     # Or: the reporter types the names of people to exclude (no names are shown).
     exclusion_typed: bool = False
+    # Files added to files questions (their ids are those questions' answers).
+    files: tuple[FileNote, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +95,7 @@ class Draft:
             "rev": self.rev,
             "exclusion": [list(c) for c in self.exclusion],
             "exclusion_typed": self.exclusion_typed,
+            "files": [f.to_json() for f in self.files],
         }
 
     @classmethod
@@ -77,7 +112,16 @@ class Draft:
             rev=int(data.get("rev", 0)),
             exclusion=tuple((str(a), str(b)) for a, b in data.get("exclusion", ())),
             exclusion_typed=bool(data.get("exclusion_typed", False)),
+            files=tuple(FileNote.from_json(f) for f in data.get("files", ())),
         )
+
+    def notes_of(self, question: str) -> tuple[FileNote, ...]:
+        """The files answering `question`, in the order they were sent."""
+        ids = self.answers.get(question)
+        if not isinstance(ids, list):
+            return ()
+        by_id = {f.id: f for f in self.files if f.question == question}
+        return tuple(by_id[i] for i in ids if i in by_id)
 
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -125,11 +169,18 @@ class EditQuestion:
 
 
 @dataclass(frozen=True)
+class FileAdded:
+    """A file was received and stored (by the service) for the current question."""
+
+    note: FileNote
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """A sticker, voice note, location or anything else that is not text or a button."""
 
 
-Input = TypedText | Pick | Toggle | Action | EditQuestion | Unsupported
+Input = TypedText | Pick | Toggle | Action | EditQuestion | FileAdded | Unsupported
 
 
 # ---- outputs ------------------------------------------------------------------------------
@@ -148,6 +199,10 @@ class NoticeKind(StrEnum):
     FIRST_QUESTION = "first_question"
     CHOICE_NOTE = "choice_note"
     KEEP_A_READER = "keep_a_reader"  # excluding everyone would leave nobody to read it
+    SEND_FILES = "send_files"  # text typed at a files question
+    FILE_NOT_HERE = "file_not_here"  # a file sent at a question that takes none
+    TOO_MANY_FILES = "too_many_files"  # `limit`: the question's max_files
+    FILE_ADDED = "file_added"
 
 
 @dataclass(frozen=True)
@@ -171,12 +226,14 @@ class Ask:
     selection: tuple[str, ...]
     editing: bool
     continued: bool = False
+    files: tuple[FileNote, ...] = ()  # a files question: those sent so far
 
 
 @dataclass(frozen=True)
 class ReviewItem:
     question: Question
     answer: Answer | None
+    files: tuple[FileNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +329,8 @@ class Intake:
             return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
         if isinstance(event, Unsupported):
             return self._show(draft, Notice(NoticeKind.UNSUPPORTED))
+        if isinstance(event, FileAdded) and self.wants_files(draft) is None:
+            return self._show(draft, Notice(NoticeKind.FILE_NOT_HERE))
         if draft.stage is Stage.QUESTION:
             return self._on_question(draft, event, today)
         if draft.stage is Stage.REVIEW:
@@ -279,6 +338,21 @@ class Intake:
         if draft.stage is Stage.EDIT_MENU:
             return self._on_edit_menu(draft, event)
         return self._on_confirm_discard(draft, event)
+
+    def wants_files(self, draft: Draft) -> Question | None:
+        """The files question the reporter is on, if they are on one (the service stores a
+        file only then, and feeds the flow a FileAdded)."""
+        if draft.stage is not Stage.QUESTION or not draft.question:
+            return None
+        question = self.questionnaire.get(draft.question)
+        return question if question.kind is Kind.FILES else None
+
+    def room_for_files(self, draft: Draft) -> int:
+        """How many more files the current question takes (0 if it takes none)."""
+        question = self.wants_files(draft)
+        if question is None:
+            return 0
+        return max(0, (question.max_files or 0) - len(draft.notes_of(question.id)))
 
     # -- applicability ---------------------------------------------------------------------
 
@@ -313,6 +387,10 @@ class Intake:
 
     def _on_question(self, draft: Draft, event: Input, today: date) -> Step:
         question = self.questionnaire.get(draft.question)
+        if question.kind is Kind.FILES:
+            files = self._on_files(draft, question, event)
+            if files is not None:
+                return files
         match event:
             case TypedText(text):
                 return self._typed(draft, question, text, today)
@@ -349,6 +427,35 @@ class Intake:
                     _bump(draft, stage=Stage.CONFIRM_DISCARD, return_to=Stage.QUESTION)
                 )
         return self._show(draft, Notice(NoticeKind.STALE_BUTTON))
+
+    def _on_files(self, draft: Draft, question: Question, event: Input) -> Step | None:
+        """A files question's own inputs (None: handled as for any question)."""
+        ids = list(draft.answers.get(question.id) or [])
+        match event:
+            case FileAdded(note):
+                if len(ids) >= (question.max_files or 0):
+                    return self._show(
+                        draft, Notice(NoticeKind.TOO_MANY_FILES, limit=question.max_files or 0)
+                    )
+                note = replace(note, question=question.id)
+                added = _bump(
+                    draft,
+                    answers={**draft.answers, question.id: [*ids, note.id]},
+                    skipped=draft.skipped - {question.id},
+                    files=(*draft.files, note),
+                )
+                return self._show(added, Notice(NoticeKind.FILE_ADDED))
+            case Action(ActionName.DONE):
+                if not ids:
+                    if question.required:
+                        return self._show(draft, Notice(NoticeKind.REQUIRED))
+                    return self._on_question(draft, Action(ActionName.SKIP), date.min)
+                return self._after(
+                    draft, question, answers=draft.answers, skipped=draft.skipped - {question.id}
+                )
+            case TypedText():
+                return self._show(draft, Notice(NoticeKind.SEND_FILES))
+        return None
 
     def _typed(self, draft: Draft, question: Question, text: str, today: date) -> Step:
         text = visible(text)  # a zero-width space alone is no answer
@@ -516,6 +623,7 @@ class Intake:
             selection=self._selection(draft, question),
             editing=draft.editing,
             continued=question.when is not None,
+            files=draft.notes_of(question.id),
         )
 
     def _progress(self, question: Question) -> tuple[int, int]:
@@ -530,7 +638,10 @@ class Intake:
 
     def _review(self, draft: Draft) -> Review:
         return Review(
-            tuple(ReviewItem(q, draft.answers.get(q.id)) for q in self.applicable(draft.answers))
+            tuple(
+                ReviewItem(q, draft.answers.get(q.id), draft.notes_of(q.id))
+                for q in self.applicable(draft.answers)
+            )
         )
 
 

@@ -40,6 +40,8 @@ ID_RULE = "1 to 24 characters: a lowercase letter, then lowercase letters, digit
 DEFAULT_MAX_LENGTH = 2000
 MAX_LENGTH_RANGE = (1, 3500)
 CHOICES_RANGE = (2, 12)
+DEFAULT_MAX_FILES = 10
+MAX_FILES_RANGE = (1, 50)
 LABEL_MAX_CHARS = 40
 
 _PACKAGE = "bot.intake"
@@ -61,6 +63,7 @@ class Kind(StrEnum):
     TEXT = "text"
     DATE = "date"
     YESNO = "yesno"
+    FILES = "files"  # evidence: photos, documents, recordings, sent as attachments
 
 
 CHOICE_KINDS = frozenset({Kind.SINGLE, Kind.MULTI, Kind.YESNO})
@@ -107,6 +110,7 @@ class Question:
     max_length: int | None
     hint: Text | None
     when: Condition | None
+    max_files: int | None = None  # files questions: how many files it takes
 
     def choice(self, choice_id: str) -> Choice | None:
         for choice in self.choices:
@@ -290,7 +294,18 @@ class _Parser:
             )
         self.check_keys(
             table,
-            ("id", "kind", "required", "text", "short", "hint", "max_length", "choices", "when"),
+            (
+                "id",
+                "kind",
+                "required",
+                "text",
+                "short",
+                "hint",
+                "max_length",
+                "max_files",
+                "choices",
+                "when",
+            ),
             where,
         )
 
@@ -324,6 +339,7 @@ class _Parser:
             when=self.condition(table["when"], f"{where}.when", earlier)
             if "when" in table
             else None,
+            max_files=self.max_files(table, kind, where),
         )
 
     def choices(self, table: Mapping[str, object], kind: Kind, where: str) -> tuple[Choice, ...]:
@@ -407,6 +423,27 @@ class _Parser:
         if not low <= value <= high:
             raise self.fail(
                 f"{where}.max_length", f"{value} is out of range; expected {low} to {high}"
+            )
+        return value
+
+    def max_files(self, table: Mapping[str, object], kind: Kind, where: str) -> int | None:
+        if kind is not Kind.FILES:
+            if "max_files" in table:
+                raise self.fail(
+                    f"{where}.max_files",
+                    f"only files questions take max_files, this is a {kind.value} question",
+                )
+            return None
+        value = table.get("max_files", DEFAULT_MAX_FILES)
+        low, high = MAX_FILES_RANGE
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(
+                f"{where}.max_files",
+                f"expected an integer from {low} to {high}, got {_describe(value)}",
+            )
+        if not low <= value <= high:
+            raise self.fail(
+                f"{where}.max_files", f"{value} is out of range; expected {low} to {high}"
             )
         return value
 

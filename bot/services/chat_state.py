@@ -37,6 +37,12 @@ class ChatState:
     pending_receipt: dict[str, Any] | None = None
     # How many reports this chat started today and messages it sent this hour (limits).
     counters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The draft's files are filed under this random id (hex), never under the chat row's:
+    # two copies of the database must not link a chat to the case its draft became.
+    draft_files: str | None = None
+    # A file that could not be cleaned, stored, waiting for the sender to say whether to
+    # keep it as it is: {"id", "kind", "size", "name", "case"? (in a thread)}.
+    pending_file: dict[str, Any] | None = None
 
     def worth_keeping(self) -> bool:
         return bool(
@@ -48,6 +54,8 @@ class ChatState:
             or self.linked
             or self.pending_receipt
             or self.counters
+            or self.draft_files
+            or self.pending_file
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +70,8 @@ class ChatState:
             "linked": self.linked,
             "receipt": self.pending_receipt,
             "counters": self.counters,
+            "files": self.draft_files,
+            "pending": self.pending_file,
         }
 
     @classmethod
@@ -77,4 +87,6 @@ class ChatState:
             linked=list(data.get("linked", [])),
             pending_receipt=data.get("receipt"),
             counters=dict(data.get("counters", {})),
+            draft_files=data.get("files"),
+            pending_file=data.get("pending"),
         )

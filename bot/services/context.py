@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
-from bot.cases.limits import Limits
+from bot.cases.limits import EvidenceLimits, Limits
 from bot.cases.retention import Retention
 from bot.cases.sla import ServiceLevels
 from bot.crypto import Keyring
@@ -29,6 +29,7 @@ class Context:
     draft_max_age_hours: float = 72
     zone: tzinfo = UTC  # the organisation's time zone: the day "today" means
     retention: Retention = field(default_factory=Retention)  # told to the reporter
+    evidence: EvidenceLimits = field(default_factory=EvidenceLimits)
     # Something was queued in the outbox: its sender should look now.
     wake_sender: Callable[[], None] = lambda: None
 

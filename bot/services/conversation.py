@@ -12,12 +12,13 @@ or writes other rows gets a session, and its chat row is written in that transac
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.cases.lifecycle import OPEN_STATES
-from bot.cases.limits import Limits
+from bot.cases.limits import EvidenceLimits, Limits
 from bot.cases.retention import Retention
 from bot.cases.sla import ServiceLevels
 from bot.crypto import ChatKey, CryptoError, Keyring
@@ -30,7 +31,15 @@ from bot.services.cases import CaseVault
 from bot.services.chat_state import ChatState, Mode
 from bot.services.context import Context
 from bot.services.enrolment import enrol
-from bot.services.protocol import Command, Incoming, Reply, ResponderButton, Text, View
+from bot.services.protocol import (
+    Command,
+    FileSent,
+    Incoming,
+    Reply,
+    ResponderButton,
+    Text,
+    View,
+)
 from bot.services.reporter import ReporterTurn
 from bot.services.responder import CASE_ACTS, LISTS, ResponderTurn
 from bot.services.turn import Turn
@@ -64,6 +73,7 @@ class ConversationService:
         limits: Limits | None = None,
         zone: tzinfo = UTC,
         retention: Retention | None = None,
+        evidence: EvidenceLimits | None = None,
     ) -> None:
         self.context = Context(
             sessions,
@@ -77,6 +87,7 @@ class ConversationService:
             wake_sender=on_notify,
             zone=zone,
             retention=retention or Retention(),
+            evidence=evidence or EvidenceLimits(),
         )
         self.sessions = sessions
         self.keyring = keyring
@@ -140,6 +151,7 @@ class ConversationService:
         )
         turn.state = self._load_state(stored, key, turn)
         state = turn.state
+        draft_files = state.draft_files  # where the draft's files are, if it has any
         try:
             if _may_be_responder_business(incoming, state):
                 turn.responder = await people.responder_for_chat(
@@ -155,9 +167,15 @@ class ConversationService:
             else:
                 views = await ReporterTurn(turn).run()
             draft_key, draft = self._seal_draft(stored, turn)
-            if stored.draft_key is not None and draft_key is None and not turn.draft_sent:
+            if draft_key is None and not turn.draft_sent:
                 # A discarded draft: its files go in the transaction that drops it.
-                await evidence.forget_draft_files(turn.session, stored.id)
+                for files in {draft_files, turn.state.draft_files} - {None}:
+                    await evidence.forget_draft_files(turn.session, uuid.UUID(files))
+                    turn.shredded = True
+                turn.state.draft_files = None
+                pending = turn.state.pending_file
+                if pending is not None and "case" not in pending:  # the draft's: gone with it
+                    turn.state.pending_file = None
             row = replace(
                 stored,
                 state=self._seal_state(key, turn.state),
@@ -234,7 +252,8 @@ class ConversationService:
         async with self.sessions.begin() as session:
             for chat in await queries.idle_chats(session, cutoff, PRUNE_BATCH):
                 gone += await self._prune(session, chat)
-            orphans = await evidence.forget_orphaned_draft_files(session, cutoff)
+            live = await self._live_draft_files(session)
+            orphans = await evidence.forget_orphaned_draft_files(session, cutoff, live)
         self.chats.forget()
         if gone:
             log.info("event=chats_pruned count=%d", gone)
@@ -257,12 +276,31 @@ class ConversationService:
             if any(status in {s.value for s in OPEN_STATES} for status in statuses.values()):
                 if chat.draft_key is None or not await queries.forget_draft(session, chat):
                     return 0
-                await evidence.forget_draft_files(session, chat.id)
+                await self._forget_files(session, state)
                 return 1
         if not await queries.delete_chat(session, chat):
             return 0
-        await evidence.forget_draft_files(session, chat.id)  # the draft's, if it had one
+        await self._forget_files(session, state)  # the draft's, if it had one
         return 1
+
+    async def _forget_files(self, session: Session, state: ChatState) -> None:
+        if state.draft_files is not None:
+            await evidence.forget_draft_files(session, uuid.UUID(state.draft_files))
+
+    async def _live_draft_files(self, session: Session) -> set[uuid.UUID]:
+        """The holders of the drafts that exist (read from their sealed chat states)."""
+        live: set[uuid.UUID] = set()
+        for chat in await queries.drafting_chats(session):
+            if chat.state is None:
+                continue
+            try:
+                key = self.keyring.chat_key(chat.id, chat.wrapped_key)
+                files = ChatState.from_json(key.open_state(chat.state)).draft_files
+            except CryptoError:
+                continue
+            if files is not None:
+                live.add(uuid.UUID(files))
+        return live
 
 
 def _may_be_responder_business(incoming: Incoming, state: ChatState) -> bool:
@@ -280,6 +318,11 @@ def _may_be_responder_business(incoming: Incoming, state: ChatState) -> bool:
             isinstance(event, Text)
             and state.compose is not None
             and state.compose.get("kind") in ("reply", "note")
+        )
+        or (
+            isinstance(event, FileSent)
+            and state.compose is not None
+            and state.compose.get("kind") == "reply"
         )
     )
 

@@ -4,7 +4,8 @@ written as they fill, its description (name, type, caption, size, hash ...) seal
 them. Nothing of a file reaches the database or the disk in the clear, and memory holds a
 few chunks of it at a time, whatever its size.
 
-A draft's files are filed under the draft (its chat row) and move to the case at submission
+A draft's files are filed under the draft (a random id in its sealed chat state, never its
+chat row's id) and move to the case at submission
 (`attach_draft_files`); a discarded or expired draft's files go with it
 (`forget_draft_files`); a shredded case's go with its key (bot.store.queries'
 `delete_case_content`, which every shred passes through)."""
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 Content = bytes | AsyncIterable[bytes]
+# FileMeta.choice of a file that could not be cleaned, stored while its sender decides.
+PENDING = "pending"
 
 
 class NoSuchFile(LookupError):
@@ -61,6 +64,8 @@ class FileMeta:
     # A file that could not be cleaned is stored only if the reporter chose to send it as
     # it is: what they chose.
     choice: str | None = None
+    sent_as: str | None = None  # how it came from Telegram ("photo", "document", "voice" ...)
+    sent_at: str | None = None  # ISO time it was received (sealed: the row keeps the minute)
     size: int = 0
     sha256: str = ""
 
@@ -74,6 +79,8 @@ class FileMeta:
             "caption": self.caption,
             "question": self.question,
             "choice": self.choice,
+            "sent_as": self.sent_as,
+            "sent_at": self.sent_at,
             "size": self.size,
             "sha256": self.sha256,
         }
@@ -93,6 +100,8 @@ class FileMeta:
             caption=text("caption"),
             question=text("question"),
             choice=text("choice"),
+            sent_as=text("sent_as"),
+            sent_at=text("sent_at"),
             size=int(data["size"]),
             sha256=str(data["sha256"]),
         )
@@ -184,12 +193,32 @@ async def files_of(
     ]
 
 
+async def set_choice(
+    session: Session, key: DraftKey | CaseKey, file_id: uuid.UUID, choice: str
+) -> FileMeta:
+    """Record in a file's sealed description what its sender chose (a file that could not
+    be cleaned, kept as it is)."""
+    row = await stored.file_row(session, file_id)
+    if row is None:
+        raise NoSuchFile(str(file_id))
+    file_key = key.file_key(file_id, row.wrapped_key)
+    meta = replace(FileMeta.from_json(file_key.open_meta(row.meta)), choice=choice)
+    await stored.finish_file(session, file_id, file_key.seal_meta(meta.to_json()), row.chunk_count)
+    return meta
+
+
+async def delete_file(session: Session, file_id: uuid.UUID) -> bool:
+    """One file and its chunks (the caller purges the freed pages)."""
+    return await stored.delete_file(session, file_id)
+
+
 async def usage(session: Session, owner: Holder) -> Usage:
     files, chunks = await stored.usage(session, owner)
     return Usage(files, chunks * CHUNK_SIZE)
 
 
 async def attach_draft_files(session: Session, draft_owner: uuid.UUID, case: Case) -> int:
+    # `draft_owner`: the random id the draft's files are filed under (its chat state's).
     """Submission: the draft's files become the case's (the case's row must be written
     first). Nothing is re-sealed: the draft's key became the case's. Returns how many."""
     return await stored.move_to_case(session, draft_owner, case.id)
@@ -200,9 +229,12 @@ async def forget_draft_files(session: Session, draft_owner: uuid.UUID) -> int:
     return await stored.delete_files(session, Holder.of_draft(draft_owner))
 
 
-async def forget_orphaned_draft_files(session: Session, older_than: datetime) -> int:
-    """Files of drafts that no longer exist, written before `older_than`: normally none."""
-    return await stored.delete_orphaned_draft_files(session, older_than)
+async def forget_orphaned_draft_files(
+    session: Session, older_than: datetime, live: set[uuid.UUID]
+) -> int:
+    """Files of drafts that no longer exist (not among `live`, the holders of the drafts
+    that do), written before `older_than`: normally none."""
+    return await stored.delete_orphaned_draft_files(session, older_than, live)
 
 
 # ---- helpers ---------------------------------------------------------------------------------

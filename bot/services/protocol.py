@@ -5,6 +5,7 @@ what they should see, still without words — the shell renders them from the ca
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,6 +33,30 @@ class Other:
     """A sticker, voice note, photo, location...: nothing we take."""
 
 
+class FetchFailed(Exception):
+    """A file could not be downloaded from Telegram; `too_big` if Telegram refused it for
+    its size (the cloud Bot API's 20 MB)."""
+
+    def __init__(self, too_big: bool = False) -> None:
+        super().__init__("too big" if too_big else "download failed")
+        self.too_big = too_big
+
+
+@dataclass(frozen=True)
+class FileSent:
+    """A photo, document, voice note, audio, video or video note. The shell gives its
+    description and `fetch`, which downloads its bytes (raising FetchFailed): services never
+    touch Telegram. `size` is what Telegram said before any download (None if it did not)."""
+
+    sent_as: str  # "photo", "document", "voice", "audio", "video", "video_note"
+    size: int | None
+    fetch: Callable[[], Awaitable[bytes]] = field(repr=False, compare=False)
+    name: str | None = field(default=None, repr=False)
+    mime: str | None = None  # as declared by the sender's app
+    caption: str | None = field(default=None, repr=False)  # kept as text with the file
+    album: str | None = None  # the media group it came in, if any
+
+
 @dataclass(frozen=True)
 class Edited:
     """The person edited a message they had sent; answers are taken as first sent."""
@@ -51,6 +76,8 @@ class Menu(StrEnum):
     START_OVER = "over"
     WIPE = "wipe"
     SAVED = "saved"  # the reporter saved their receipt code
+    FILE_SEND = "fsend"  # store a file that could not be cleaned, as it is
+    FILE_SKIP = "fskip"  # or not
 
 
 @dataclass(frozen=True)
@@ -88,6 +115,7 @@ Event = (
     Command
     | Text
     | Other
+    | FileSent
     | Edited
     | FlowButton
     | MenuButton
@@ -232,6 +260,7 @@ class ShowCaseFile:
     thread: tuple[ThreadItem, ...]
     notes: tuple[ThreadItem, ...]
     next_states: tuple[str, ...]
+    files: int = 0  # evidence files, sent after it (ShowFile)
 
 
 @dataclass(frozen=True)
@@ -266,6 +295,30 @@ class ShowLanguages:
 
 
 @dataclass(frozen=True)
+class AskKeepFile:
+    """A file that could not be cleaned (video, sound, an unknown type) was received: keep
+    it as it is (Menu.FILE_SEND) or not (Menu.FILE_SKIP)?"""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class ShowFile:
+    """An evidence file, sent as a new upload of its cleaned bytes (never a forward), with
+    a neutral name; `load` reads its bytes (opening a session of its own) when it is sent,
+    so that one file at a time is held. Captioned with the case and the question."""
+
+    short_id: str
+    name: str  # neutral: C-7F3K-1.jpg
+    send_as: str  # "photo", "document", "voice", "audio", "video", "video_note"
+    load: Callable[[], Awaitable[bytes]] = field(repr=False, compare=False)
+    question: str | None = None  # the intake question it answers
+    caption: str | None = field(default=None, repr=False)  # what its sender wrote with it
+    from_reporter: bool = True
+    confidential: bool = True  # protect_content
+
+
+@dataclass(frozen=True)
 class Wipe:
     first_message_id: int
     last_message_id: int
@@ -287,6 +340,8 @@ View = (
     | ShowResponders
     | SetCommands
     | ShowAudit
+    | ShowFile
+    | AskKeepFile
 )
 
 

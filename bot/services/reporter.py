@@ -5,6 +5,7 @@ cases afterwards is bot.services.reporter_cases."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import replace
 
 from bot.i18n import catalogue
@@ -12,6 +13,7 @@ from bot.intake.flow import (
     Action,
     ActionName,
     Discarded,
+    FileAdded,
     Input,
     Notice,
     NoticeKind,
@@ -20,12 +22,14 @@ from bot.intake.flow import (
     TypedText,
     Unsupported,
 )
-from bot.services import people, submission
+from bot.services import people, receiving, submission
 from bot.services.chat_state import ChatState, Mode
 from bot.services.protocol import (
+    AskKeepFile,
     CaseButton,
     Command,
     Edited,
+    FileSent,
     FlowButton,
     LanguageButton,
     Menu,
@@ -82,6 +86,8 @@ class ReporterTurn:
                 return await self._command(name, argument)
             case Text(text):
                 return await self._text(text)
+            case FileSent():
+                return await self._file(event)
             case Other():
                 if self.state.mode is Mode.INTAKE:
                     return await self._flow(Unsupported())
@@ -152,6 +158,8 @@ class ReporterTurn:
             return self.cases.ask_receipt()
         if item is Menu.PRIVACY:
             return [self._privacy(), *self._current()]
+        if item in (Menu.FILE_SEND, Menu.FILE_SKIP):
+            return await self._settle_file(item is Menu.FILE_SEND)
         if item is Menu.SAVED:
             self.state.pending_receipt = None
             return [Say("receipt_saved")]
@@ -181,6 +189,8 @@ class ReporterTurn:
             first_message_id=self.turn.incoming.message_id,
             wipe_allowed=False,
             compose=None,
+            draft_files=uuid.uuid4().hex,  # a new draft files its evidence under a new id
+            pending_file=None,
         )
         return self._current()
 
@@ -192,6 +202,55 @@ class ReporterTurn:
             return self._stale()
         self.turn.chosen_language = language
         return [Say("language_set"), *self._current()]
+
+    # -- evidence files --------------------------------------------------------------------
+
+    async def _file(self, event: FileSent) -> list[View]:
+        compose = self.state.compose
+        if compose is not None and compose.get("kind") == "reporter_reply":
+            return await self.cases.file_to_responders(compose["case"], event)
+        draft = self.state.draft
+        if self.state.mode is not Mode.INTAKE or draft is None:
+            return [Say("file_not_now"), ShowMenu()]
+        intake = self.turn.context.intake.for_draft(draft)
+        question = intake.wants_files(draft)
+        if question is None:
+            return self._with_notice(NoticeKind.FILE_NOT_HERE)
+        if self.state.pending_file is not None:
+            return [Say("file_decide_first"), AskKeepFile(self.state.pending_file["kind"])]
+        if intake.room_for_files(draft) == 0:
+            step = intake.show(draft)
+            notice = Notice(NoticeKind.TOO_MANY_FILES, limit=question.max_files or 0)
+            return [ShowStep(Step(step.draft, step.screen, (notice,)), draft.rev, None)]
+        if self.turn.draft_key is None:  # not sealed yet: cannot be (a question was shown)
+            return self._with_notice(NoticeKind.UNSUPPORTED)
+        received = await receiving.receive(
+            self.turn,
+            event,
+            self.turn.draft_key,
+            receiving.draft_holder(self.turn),
+            question=question.id,
+        )
+        if isinstance(received, Say):
+            return [received, *self._current()]
+        if received.pending:
+            receiving.hold(self.turn, received)
+            return [AskKeepFile(received.note.kind)]
+        return await self._flow(FileAdded(received.note))
+
+    async def _settle_file(self, keep: bool) -> list[View]:
+        pending = self.state.pending_file
+        if pending is None:
+            return self._stale()
+        if "case" in pending:
+            return await self.cases.settle_file(keep)
+        if self.turn.draft_key is None or self.state.mode is not Mode.INTAKE:
+            self.state.pending_file = None
+            return self._stale()
+        note = await receiving.settle(self.turn, self.turn.draft_key, keep)
+        if note is None:
+            return [Say("file_skipped"), *self._current()]
+        return await self._flow(FileAdded(note))
 
     # -- the intake flow -------------------------------------------------------------------
 

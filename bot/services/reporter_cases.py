@@ -11,14 +11,17 @@ from bot.cases.lifecycle import State, can_withdraw
 from bot.cases.readers import Occasion
 from bot.crypto import CryptoError
 from bot.intake.text import utf16_length, visible
-from bot.services import audit
+from bot.services import audit, delivery, receiving
 from bot.services.cases import CaseDestroyed
 from bot.services.chat_state import ChatState, Mode
 from bot.services.deadlines import stop as stop_timers
+from bot.services.evidence import Holder
 from bot.services.outbox import NoticeButton, Notification
 from bot.services.protocol import (
+    AskKeepFile,
     CaseSummary,
     ConfirmWithdraw,
+    FileSent,
     ResponderButton,
     Say,
     ShowCase,
@@ -138,6 +141,15 @@ class ReporterCases:
             timeline=timeline,
         )
 
+    async def responders_files(self, case: Case) -> list[View]:
+        """Files responders sent about the case, as new uploads (each opening audited)."""
+        try:
+            return await delivery.deliver(
+                self.turn, case, self.turn.vault.key(case), to_reporter=True
+            )
+        except (CaseDestroyed, CryptoError):
+            return []
+
     async def my_case(self, short_id: str) -> Case | None:
         """The case, if this chat may act on it: linked to it, or opened here by receipt."""
         case = await queries.case_by_short_id(self.turn.session, short_id)
@@ -154,7 +166,7 @@ class ReporterCases:
         if case is None:
             return self.stale()
         if action == "open":
-            return [await self.show_case(case)]
+            return [await self.show_case(case), *await self.responders_files(case)]
         if not can_withdraw(State(case.status)):
             return [Say("case_closed_for_messages", {"case": case.short_id})]
         if action == "reply":
@@ -203,6 +215,61 @@ class ReporterCases:
         )
         log.info("event=reporter_message case=%s", case.short_id)
         return [Say("reporter_reply_sent", {"case": case.short_id})]
+
+    async def file_to_responders(self, short_id: str, event: FileSent) -> list[View]:
+        """A file sent in the thread after submission: filed under the case, its readers
+        told; it reaches them as a new upload when they open the case."""
+        case = await self.my_case(short_id)
+        if case is None or not can_withdraw(State(case.status)):
+            return self.stale()
+        turn = self.turn
+        if self.state.pending_file is not None:
+            return [Say("file_decide_first"), AskKeepFile(self.state.pending_file["kind"])]
+        if not turn.within_limit("messages"):
+            return [Say("limit_messages", {"limit": turn.context.limits.messages_per_hour})]
+        try:
+            key = turn.vault.key(case)
+        except CaseDestroyed:
+            return self.stale()
+        received = await receiving.receive(turn, event, key, Holder.of_case(case.id))
+        if isinstance(received, Say):
+            return [received]
+        if received.pending:
+            receiving.hold(turn, received, case=case.short_id)
+            return [AskKeepFile(received.note.kind)]
+        return await self._file_sent(case)
+
+    async def settle_file(self, keep: bool) -> list[View]:
+        pending = self.state.pending_file or {}
+        case = await self.my_case(str(pending.get("case", "")))
+        if case is None:
+            self.state.pending_file = None
+            return self.stale()
+        try:
+            note = await receiving.settle(self.turn, self.turn.vault.key(case), keep)
+        except CaseDestroyed:
+            return self.stale()
+        if note is None:
+            return [Say("file_skipped")]
+        return await self._file_sent(case)
+
+    async def _file_sent(self, case: Case) -> list[View]:
+        turn = self.turn
+        case.updated_at = turn.now
+        await turn.audit(case, "reporter_file")
+        await turn.notify_responders(
+            Occasion.REPORTER_WROTE,
+            lambda language: Notification(
+                "alert_reporter_sent_file",
+                language,
+                {"case": case.short_id},
+                (NoticeButton("btn_open", ResponderButton("open", case.short_id)),),
+            ),
+            case,
+            await turn.exclusions(case),
+        )
+        log.info("event=reporter_file case=%s", case.short_id)
+        return [Say("reporter_file_sent", {"case": case.short_id})]
 
     async def withdraw_which(self) -> list[View]:
         candidates = [c for c in await self.linked_cases() if can_withdraw(State(c.status))]

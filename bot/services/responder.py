@@ -23,16 +23,18 @@ from bot.cases.lifecycle import (
 from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_submission
 from bot.crypto import CryptoError
 from bot.intake.text import utf16_length, visible
-from bot.services import admin, people
+from bot.services import admin, delivery, people, receiving
 from bot.services.cases import CaseDestroyed
 from bot.services.deadlines import pause as pause_timers
 from bot.services.deadlines import resume as resume_timers
 from bot.services.deadlines import set_timers, timers_of
 from bot.services.deadlines import stop as stop_timers
+from bot.services.evidence import Holder
 from bot.services.outbox import NoticeButton, Notification
 from bot.services.protocol import (
     CaseButton,
     Command,
+    FileSent,
     QueueItem,
     ResponderButton,
     Say,
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 8
 MAX_MESSAGE = 3500  # UTF-16 units, as Telegram counts: it must fit in the relayed message
 LISTS = ("queue", "mine")
-CASE_ACTS = ("open", "claim", "release", "reply", "note", "state", "audit")
+CASE_ACTS = ("open", "claim", "release", "reply", "note", "state", "audit", "filenames")
 
 
 class ResponderTurn:
@@ -77,6 +79,8 @@ class ResponderTurn:
                 return await self.act(action, case_text, extra, typed=False)
             case Text(text):
                 return await self._composed(text)
+            case FileSent():
+                return await self._file(event)
         return [Say("notice_stale_button")]
 
     async def act(self, action: str, case_text: str, rest: str, *, typed: bool) -> list[View]:
@@ -99,6 +103,11 @@ class ResponderTurn:
             return await self._open(case)
         if action == "audit":
             return await admin.audit_trail(self.turn, case)
+        if action == "filenames":
+            try:
+                return await delivery.original_names(self.turn, case, self.turn.vault.key(case))
+            except CaseDestroyed:
+                return [Say("no_such_case", {"case": case.short_id})]
         if action == "claim":
             return await self._claim(case)
         if action == "release":
@@ -146,6 +155,7 @@ class ResponderTurn:
                 session, case, names, mark_read_by="responder", now=self.turn.now
             )
             notes = await vault.notes(session, case, names)
+            files = await delivery.deliver(self.turn, case, vault.key(case))
         except CaseDestroyed:
             # Withdrawn by the reporter, or shredded at the end of its retention period.
             gone = "withdrawn" if case.status == State.WITHDRAWN.value else "expired"
@@ -172,7 +182,9 @@ class ResponderTurn:
                 thread=thread,
                 notes=notes,
                 next_states=tuple(s.value for s in sorted(TRANSITIONS[State(case.status)])),
-            )
+                files=len(files),
+            ),
+            *files,
         ]
 
     # -- acting ----------------------------------------------------------------------------
@@ -270,6 +282,43 @@ class ResponderTurn:
             ),
         )
         return [Say("reply_relayed", {"case": case.short_id})]
+
+    async def _file(self, event: FileSent) -> list[View]:
+        """A file sent while writing a reply: stored under the case, cleaned where it can
+        be (a responder is not asked about the rest), and the reporter told; it reaches
+        them as a new upload when they open their case."""
+        turn = self.turn
+        compose = turn.state.compose or {}
+        case = await self.case(compose.get("case", ""))
+        if case is None:
+            return [Say("notice_stale_button")]
+        if State(case.status) not in OPEN_STATES:
+            return [Say("case_not_open", {"case": case.short_id})]
+        try:
+            key = turn.vault.key(case)
+        except CaseDestroyed:
+            return [Say("case_withdrawn_gone", {"case": case.short_id})]
+        received = await receiving.receive(
+            turn, event, key, Holder.of_case(case.id), sender=str(self.me.id), ask=False
+        )
+        if isinstance(received, Say):
+            return [received]
+        case.updated_at = turn.now
+        await turn.audit(case, "responder_file")
+        reporter = turn.vault.reporter(case)
+        log.info("event=responder_file case=%s linked=%s", case.short_id, reporter is not None)
+        if reporter is None:
+            return [Say("reply_saved_unlinked", {"case": case.short_id})]
+        turn.notify_reporter(
+            case,
+            Notification(
+                "notify_reporter_file",
+                reporter.language,
+                {"case": case.short_id},
+                (NoticeButton("btn_open", CaseButton("open", case.short_id)),),
+            ),
+        )
+        return [Say("responder_file_sent", {"case": case.short_id})]
 
     async def _set_state(self, case: Case, wanted: State) -> list[View]:
         turn = self.turn

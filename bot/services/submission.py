@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.cases.ids import new_receipt_code, new_short_id
@@ -56,6 +56,18 @@ async def names_everyone(turn: Turn, draft: Draft, typed: Input) -> bool:
     return people.excludes_everyone(staff, {p.id for p in staff if str(p.id) in matched})
 
 
+def _named_files(answers: Mapping[str, object]) -> set[uuid.UUID]:
+    """The files the answers name (a files question's answer is a list of file ids)."""
+    named: set[uuid.UUID] = set()
+    for value in answers.values():
+        for item in value if isinstance(value, list) else ():
+            try:
+                named.add(uuid.UUID(str(item)))
+            except ValueError:
+                continue  # a choice id, not a file
+    return named
+
+
 async def send_report(turn: Turn, submitted: Submitted) -> Sent:
     session, now = turn.session, turn.now
     code = new_receipt_code()
@@ -79,6 +91,14 @@ async def send_report(turn: Turn, submitted: Submitted) -> Sent:
     link = ReporterLink(turn.incoming.chat_id, turn.language) if submitted.link else None
     if turn.draft_key is None:  # a draft written before drafts had keys of their own
         turn.draft_key, _ = turn.keyring.new_draft_key(case.id)
+    # The draft's files that its answers name become the case's; those sent and then
+    # skipped, or never confirmed, go now.
+    dropped = {uuid.UUID(f.id) for f in turn.state.draft.files} if turn.state.draft else set()
+    if turn.state.pending_file is not None:
+        dropped.add(uuid.UUID(turn.state.pending_file["id"]))
+    for file_id in dropped - _named_files(answers):
+        await evidence.delete_file(session, file_id)
+        turn.shredded = True
     turn.vault.seal_new(
         case, turn.draft_key, {"language": turn.language, "answers": answers}, link, excluded
     )
@@ -88,8 +108,9 @@ async def send_report(turn: Turn, submitted: Submitted) -> Sent:
     set_timers(case, timers_at_submission(now, case.urgent, turn.context.levels))
     session.add(case)
     await session.flush()
-    if turn.chat_row is not None:  # the files sent with the draft are the case's now
-        await evidence.attach_draft_files(session, turn.chat_row, case)
+    if turn.state.draft_files is not None:  # the files sent with the draft are the case's now
+        await evidence.attach_draft_files(session, uuid.UUID(turn.state.draft_files), case)
+        turn.state.draft_files = turn.state.pending_file = None
     await turn.audit(case, "submit")
     readers = await turn.notify_responders(
         Occasion.NEW_CASE,

@@ -44,7 +44,8 @@ class Turn:
     # The key the current draft is sealed under; at submission it becomes the case's key.
     draft_key: DraftKey | None = None
     draft_sent: bool = False  # the draft's key became a case's key
-    # The chat row's id: what the draft's key is bound to and its evidence is filed under.
+    # The chat row's id: what the draft's key is bound to (its evidence is filed under
+    # a random id in the sealed state instead: ChatState.draft_files).
     chat_row: uuid.UUID | None = None
     shredded: bool = False  # something was destroyed: storage must not keep old copies
     delay: float = 0.0  # seconds the answer waits (bot.cases.throttle)

@@ -1,7 +1,7 @@
 """Evidence files' rows: a file (its wrapped key and sealed description) and its sealed
 chunks. Everything here is ciphertext to the database; bot.services.evidence seals and opens.
 
-A file is filed under a draft (by the id of the chat row the draft lives on) until the report
+A file is filed under a draft (by a random id kept in its chat's sealed state) until the report
 is sent, then under its case. Chunks are written and read a batch at a time, never all of a
 file at once: a file of any size passes through with a bounded amount of memory."""
 
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Chat, EvidenceChunk, EvidenceFile
+from bot.store.models import EvidenceChunk, EvidenceFile
 
 # Chunks per statement, written or read: with 64 KiB chunks, half a megabyte at a time.
 CHUNK_BATCH = 8
@@ -23,8 +23,8 @@ CHUNK_BATCH = 8
 
 @dataclass(frozen=True)
 class Holder:
-    """What files are filed under: a case, or (before submission) a draft, named by the id
-    of its chat row, as the draft's key is."""
+    """What files are filed under: a case, or (before submission) a draft, named by the
+    random id in its chat's sealed state (never the chat row's id)."""
 
     case_id: uuid.UUID | None = None
     draft_owner: uuid.UUID | None = None
@@ -210,17 +210,16 @@ async def delete_case_files(session: AsyncSession, case_id: uuid.UUID) -> int:
     return await delete_files(session, Holder.of_case(case_id))
 
 
-async def delete_orphaned_draft_files(session: AsyncSession, older_than: datetime) -> int:
-    """Files of drafts that no longer exist (their chat row is gone or holds no draft),
-    written before `older_than` (so not a file being attached right now): normally none,
-    as a draft's files go with it in one transaction."""
-    live = select(Chat.id).where(Chat.draft_key.is_not(None))
-    return await _delete_where(
-        session,
-        EvidenceFile.draft_owner.is_not(None)
-        & (EvidenceFile.created_at < older_than)
-        & EvidenceFile.draft_owner.not_in(live),
-    )
+async def delete_orphaned_draft_files(
+    session: AsyncSession, older_than: datetime, live: set[uuid.UUID]
+) -> int:
+    """Files of drafts that no longer exist (filed under none of `live`, the ids the
+    existing drafts file theirs under), written before `older_than` (so not a file being
+    attached right now): normally none, as a draft's files go with it in one transaction."""
+    condition = EvidenceFile.draft_owner.is_not(None) & (EvidenceFile.created_at < older_than)
+    if live:
+        condition = condition & EvidenceFile.draft_owner.not_in(sorted(live))
+    return await _delete_where(session, condition)
 
 
 async def _delete_where(session: AsyncSession, condition: ColumnElement[bool]) -> int:

@@ -231,8 +231,9 @@ class EvidenceFile(Base):
     """A file the reporter (or a responder) sent, sealed under a key of its own (bot.crypto's
     FileKey) that is stored only wrapped under its draft's or case's data key: shredding the
     case's key destroys the file, and the withdrawal deletes its rows. Filed under a draft
-    (`draft_owner`: the id of the chat row whose draft it belongs to, as the draft's key is)
-    until submission moves it to the case. Its name, type, caption, size and hash are in
+    (`draft_owner`: a random id kept only inside the chat's sealed state, never the chat
+    row's id, so that two copies of the database do not link a chat to its case) until
+    submission moves it to the case. Its name, type, caption, size and hash are in
     `meta`, sealed; in the clear only how many chunks it has (its size to `CHUNK_SIZE`, as
     the chunks themselves tell). `meta` is None only while the file is being written."""
 

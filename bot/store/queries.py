@@ -37,6 +37,11 @@ async def idle_chats(session: AsyncSession, older_than: datetime, limit: int) ->
     return list(await session.scalars(query))
 
 
+async def drafting_chats(session: AsyncSession) -> list[Chat]:
+    """Chats holding a draft (whose sealed states say where its files are filed)."""
+    return list(await session.scalars(select(Chat).where(Chat.draft_key.is_not(None))))
+
+
 async def forget_draft(session: AsyncSession, chat: Chat) -> bool:
     """Drop a chat's draft (key and content) if the row did not change since it was read;
     the version moves on, so a writer holding the old row finds out (bot.store.chats)."""

@@ -7,7 +7,17 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from bot.i18n import DEFAULT, Catalogue
 
 REPORTER_COMMANDS = ("start", "status", "withdraw", "cancel", "language", "privacy", "help")
-RESPONDER_COMMANDS = ("queue", "mine", "open", "claim", "release", "reply", "note", "state")
+RESPONDER_COMMANDS = (
+    "queue",
+    "mine",
+    "open",
+    "claim",
+    "release",
+    "reply",
+    "note",
+    "state",
+    "filenames",
+)
 ADMIN_COMMANDS = ("overdue", "audit", "responders", "revoke")
 
 

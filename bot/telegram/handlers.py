@@ -8,14 +8,23 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from telegram import Bot, Chat, Message, Update
+from telegram import Bot, Chat, InputFile, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.services.conversation import ConversationService
 from bot.services.inbox import Inbox, StoredUpdate
-from bot.services.protocol import Command, Edited, Incoming, Other, Text
+from bot.services.protocol import (
+    Command,
+    Edited,
+    FetchFailed,
+    FileSent,
+    Incoming,
+    Other,
+    Text,
+)
 from bot.telegram import callbacks
 from bot.telegram.commands import set_chat_commands
 from bot.telegram.connectivity import Connectivity
@@ -27,6 +36,7 @@ from bot.telegram.render import (
     Send,
     SetChatCommands,
 )
+from bot.telegram.render.outgoing import SendFile
 
 log = logging.getLogger(__name__)
 REPLY_PATIENCE = 600.0  # seconds a reply keeps trying while Telegram is unreachable
@@ -161,6 +171,10 @@ class UpdateHandler:
                 except BadRequest as error:
                     if "not modified" not in str(error).lower():
                         raise
+            case SendFile(send_as, name, caption, load, secret):
+                sent = await _upload(bot, chat_id, send_as, name, caption, await load(), secret)
+                if secret:
+                    confidential.append(sent.message_id)
             case SetChatCommands(role):
                 await set_chat_commands(bot, self.renderer.catalogue, chat_id, role)
             case DeleteRange(first, last):
@@ -195,16 +209,82 @@ class UpdateHandler:
                 return
 
 
-def _message_event(message: Message, bot_username: str) -> Command | Text | Other:
+def _message_event(message: Message, bot_username: str) -> Command | Text | FileSent | Other:
     text = message.text
     if text is None:
-        return Other()
+        return _file_event(message) or Other()
     if text.startswith("/"):
         head, _, argument = text[1:].partition(" ")
         name, _, addressee = head.partition("@")
         if not addressee or addressee.lower() == bot_username.lower():
             return Command(name.lower(), argument.strip())
     return Text(text)
+
+
+async def _upload(
+    bot: Bot, chat_id: int, send_as: str, name: str, caption: str, data: bytes, secret: bool
+) -> Message:
+    """A new upload of the bytes (never a forward: a forward shows where it came from)."""
+    upload = InputFile(data, filename=name)
+    common: dict[str, Any] = {"protect_content": secret or None}
+    captioned: dict[str, Any] = {**common, "caption": caption, "parse_mode": ParseMode.HTML}
+    if send_as == "photo":
+        return await bot.send_photo(chat_id, upload, **captioned)
+    if send_as == "voice":
+        return await bot.send_voice(chat_id, upload, **captioned)
+    if send_as == "audio":
+        return await bot.send_audio(chat_id, upload, **captioned)
+    if send_as == "video":
+        return await bot.send_video(chat_id, upload, **captioned)
+    if send_as == "video_note":  # takes no caption: sent as a document with it instead
+        return await bot.send_document(chat_id, upload, **captioned)
+    return await bot.send_document(chat_id, upload, **captioned)
+
+
+def _file_event(message: Message) -> FileSent | None:
+    """A photo (its largest size), document, voice note, audio, video or video note, as an
+    event whose `fetch` downloads it to memory; stickers, locations, contacts: None."""
+    name: str | None = None
+    mime: str | None = None
+    media: Any
+    if message.photo:
+        sent_as, media = "photo", max(message.photo, key=lambda p: p.width * p.height)
+    elif message.document is not None:
+        sent_as, media = "document", message.document
+        name, mime = media.file_name, media.mime_type
+    elif message.voice is not None:
+        sent_as, media = "voice", message.voice
+        mime = media.mime_type
+    elif message.audio is not None:
+        sent_as, media = "audio", message.audio
+        name, mime = media.file_name, media.mime_type
+    elif message.video is not None:
+        sent_as, media = "video", message.video
+        name, mime = media.file_name, media.mime_type
+    elif message.video_note is not None:
+        sent_as, media = "video_note", message.video_note
+    else:
+        return None
+    bot, file_id = message.get_bot(), media.file_id
+
+    async def fetch() -> bytes:
+        try:
+            found = await bot.get_file(file_id)
+            return bytes(await found.download_as_bytearray())
+        except BadRequest as error:  # the cloud Bot API's 20 MB: "file is too big"
+            raise FetchFailed(too_big="too big" in str(error).lower()) from None
+        except TelegramError:
+            raise FetchFailed() from None
+
+    return FileSent(
+        sent_as=sent_as,
+        size=media.file_size,
+        fetch=fetch,
+        name=name,
+        mime=mime,
+        caption=message.caption,
+        album=message.media_group_id,
+    )
 
 
 async def _quietly_done(inbox: Inbox, update_id: int) -> None:

@@ -70,7 +70,10 @@ async def answer_everything(
     await click(user, "Done")
     await reply_to(user, "A. Manager")
     await click(user, "Yes")
-    await reply_to(user, "B. Witness")
+    assert "screenshots, photos" in await reply_to(user, "B. Witness")
+    await user.send_photo()
+    assert "Received so far (1)" in (await user.next_message(WAIT)).text
+    await click(user, "Done")
     await click(user, "No")
     await click(user, "I am safe now")
     await user.click("An investigation")

@@ -147,6 +147,7 @@ RESPONDER_COMMANDS = [
     "/reply {c} hello",
     "/note {c} hello",
     "/state {c} closed",
+    "/filenames {c}",
     "/responders",
     "/revoke Ann",
 ]

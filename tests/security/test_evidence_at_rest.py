@@ -219,7 +219,8 @@ async def test_an_expired_draft_beside_an_open_case_takes_its_files(
     assert await service.prune_chats(timedelta(hours=72)) >= 1
     async with engine.connect() as connection:
         rows = (await connection.execute(select(EvidenceFile.id))).scalars().all()
-        chat = (await connection.execute(select(Chat).where(Chat.id == chat_row))).one()
+        lookup = keyring.chat_lookup(REPORTER)
+        chat = (await connection.execute(select(Chat).where(Chat.lookup == lookup))).one()
     assert list(rows) == [kept]  # the case's file stays; the draft's went
     assert chat.draft_key is None
 

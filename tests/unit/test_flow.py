@@ -73,7 +73,7 @@ def test_starts_at_the_first_question_with_progress(intake: Intake) -> None:
     step = intake.start()
     assert isinstance(step.screen, Ask)
     assert step.screen.question.id == "category"
-    assert (step.screen.number, step.screen.total) == (1, 12)  # 3 follow-ups not yet triggered
+    assert (step.screen.number, step.screen.total) == (1, 13)  # 3 follow-ups not yet triggered
 
 
 def test_full_report_with_follow_ups_reaches_review_and_submits(intake: Intake) -> None:
@@ -90,10 +90,12 @@ def test_full_report_with_follow_ups_reaches_review_and_submits(intake: Intake) 
     s(TypedText("A. Person"))
     s(Pick("yes"))
     assert s.question == "witnesses_who"
-    # A follow-up continues its main question: the total does not grow mid-way (1/12 → 15/15).
+    # A follow-up continues its main question: the total does not grow mid-way (1/13 → 13/13).
     assert isinstance(s.step.screen, Ask)
-    assert (s.step.screen.number, s.step.screen.total, s.step.screen.continued) == (8, 12, True)
+    assert (s.step.screen.number, s.step.screen.total, s.step.screen.continued) == (8, 13, True)
     s(TypedText("B. Witness"))
+    assert s.question == "evidence"
+    s(act(ActionName.SKIP))
     s(Pick("no"))
     assert s.question == "safe_now"
     s(Pick("danger"))

@@ -13,6 +13,8 @@ from bot import i18n
 from bot.i18n import DEFAULT, Text, catalogue, pick_language
 from bot.intake.questionnaire import load_questionnaire
 from bot.services.protocol import Say, ShowLanguages
+from bot.services.responder import CASE_ACTS
+from bot.telegram.commands import commands_for
 from bot.telegram.render import Renderer
 
 PACKAGE = Path(i18n.__file__).parent / "languages"
@@ -80,3 +82,14 @@ def test_a_text_falls_back_to_the_default_language() -> None:
     assert text.get("zh-Hans") == "你好" and text.get("fr") == "Hello"
     with pytest.raises(ValueError, match="needs its 'en' version"):
         Text({"zh": "你好"})
+
+
+def test_every_case_command_and_menu_entry_has_its_words() -> None:
+    """A command typed without its case answers with its usage line, and the menu describes
+    each command: a missing text would be a traceback for the responder, not a line."""
+    words = catalogue()
+    for action in CASE_ACTS:
+        assert words.has(f"usage_{action}"), action
+    for role in ("reporter", "responder", "admin"):
+        for command in commands_for(role):
+            assert words.has(f"cmd_{command}"), command

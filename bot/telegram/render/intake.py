@@ -67,6 +67,10 @@ def notice(page: Page, notice: Notice) -> str:
         # With the urgent choice, the organisation's emergency contact (if it set one).
         emergency = page.emergency() if notice.urgent else ""
         return "ℹ️ " + html.escape(notice.note.get(page.language)) + emergency
+    if notice.kind is NoticeKind.TOO_MANY_FILES:
+        return "⚠️ " + page.t("notice_too_many_files", limit=notice.limit)
+    if notice.kind is NoticeKind.FILE_ADDED:
+        return "📎 " + page.t("notice_file_added")
     if notice.kind is NoticeKind.TOO_LONG:
         return "⚠️ " + page.t("notice_too_long", limit=notice.limit, length=notice.length)
     return "⚠️ " + page.t(f"notice_{notice.kind.value}")
@@ -89,11 +93,17 @@ def ask_text(page: Page, ask: Ask) -> str:
         hints.append(page.t("hint_text", limit=question.max_length))
     elif question.kind is Kind.MULTI:
         hints.append(page.t("hint_multi"))
+    elif question.kind is Kind.FILES:
+        hints.append(page.t("hint_files", limit=question.max_files, mb=page.max_file_mb))
     elif question.kind is Kind.DATE and question.hint is None:
         hints.append(page.t("hint_date"))
     if hints:
         lines.append(f"<i>{' '.join(hints)}</i>")
-    if ask.current is not None:
+    if question.kind is Kind.FILES:
+        if ask.files:
+            lines.append(page.t("files_so_far", count=len(ask.files)))
+            lines.extend(page.file_line(n, f) for n, f in enumerate(ask.files, start=1))
+    elif ask.current is not None:
         answer = page.answer_text(question, ask.current)
         lines.append(page.t("current_answer", answer=shorten(answer, 300)))
     return "\n".join(lines)
@@ -102,7 +112,7 @@ def ask_text(page: Page, ask: Ask) -> str:
 def question_keyboard(page: Page, ask: Ask, rev: int) -> InlineKeyboardMarkup:
     rows = WIDGETS[ask.question.kind](page, ask, rev)
     nav = [(page.t("btn_back"), _act(rev, ActionName.BACK))]
-    if not ask.question.required:
+    if not ask.question.required and not ask.files:
         nav.append((page.t("btn_skip"), _act(rev, ActionName.SKIP)))
     nav.append((page.t("btn_cancel"), _act(rev, ActionName.CANCEL)))
     return widgets.keyboard([*rows, nav])
@@ -148,6 +158,11 @@ def _date_shortcuts(page: Page, ask: Ask, rev: int) -> Rows:
     return [[today, yesterday], [unknown]]
 
 
+def _files(page: Page, ask: Ask, rev: int) -> Rows:
+    """Files are sent as attachments; Done once some were."""
+    return [[(page.t("btn_done"), _act(rev, ActionName.DONE))]] if ask.files else []
+
+
 def _typed_only(page: Page, ask: Ask, rev: int) -> Rows:
     return []
 
@@ -158,6 +173,7 @@ WIDGETS: dict[Kind, Callable[[Page, Ask, int], Rows]] = {
     Kind.SINGLE: _one_per_row,
     Kind.DATE: _date_shortcuts,
     Kind.TEXT: _typed_only,
+    Kind.FILES: _files,
 }
 
 
@@ -166,11 +182,12 @@ def review(page: Page, review: Review, rev: int, notices: str) -> list[Outgoing]
     blocks = [notices + page.t("review_title") + "\n" + page.t("review_link_choice")]
     for item in review.items:
         label = f"<b>{html.escape(item.question.short.get(page.language))}</b>"
-        value = (
-            page.answer_text(item.question, item.answer)
-            if item.answer is not None
-            else page.t("review_skipped")
-        )
+        if item.files:
+            value = "\n".join(page.file_line(n, f) for n, f in enumerate(item.files, start=1))
+        elif item.answer is not None:
+            value = page.answer_text(item.question, item.answer)
+        else:
+            value = page.t("review_skipped")
         blocks.append(f"{label}\n{value}")
     keyboard = page.keyboard(
         [

@@ -3,7 +3,8 @@ Telegram. The handlers and the outbox's sender carry these out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from telegram import InlineKeyboardMarkup
 
@@ -34,4 +35,16 @@ class SetChatCommands:
     role: str
 
 
-Outgoing = Send | EditKeyboard | DeleteRange | SetChatCommands
+@dataclass(frozen=True)
+class SendFile:
+    """A file uploaded anew (sendPhoto, sendDocument, sendVoice ...), never forwarded: its
+    bytes come from `load` when it is sent."""
+
+    send_as: str  # "photo", "document", "voice", "audio", "video", "video_note"
+    name: str
+    caption: str  # HTML
+    load: Callable[[], Awaitable[bytes]] = field(repr=False, compare=False)
+    confidential: bool = True  # protect_content, and deleted after a while for responders
+
+
+Outgoing = Send | EditKeyboard | DeleteRange | SetChatCommands | SendFile

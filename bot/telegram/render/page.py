@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup
 from bot.i18n import Catalogue, Language, Text
 from bot.i18n.organisation import OrganisationWords
 from bot.intake.dates import UNKNOWN
-from bot.intake.flow import Answer
+from bot.intake.flow import Answer, FileNote
 from bot.intake.questionnaire import CHOICE_KINDS, Kind, Question, Questionnaire
 from bot.services.protocol import Term, ThreadItem
 from bot.telegram.render import widgets
@@ -29,7 +29,9 @@ class Page:
         questionnaire: Questionnaire,
         zone: tzinfo = UTC,
         organisation: OrganisationWords = NO_WORDS,
+        max_file_mb: float = 20,
     ) -> None:
+        self.max_file_mb = f"{max_file_mb:g}"  # stated before a file is refused for its size
         self.catalogue = catalogue
         self.language = language
         self.questionnaire = questionnaire
@@ -106,9 +108,26 @@ class Page:
                 for i in ids
             ]
             return html.escape(", ".join(labels))
+        if question.kind is Kind.FILES:
+            count = len(answer) if isinstance(answer, list) else 1
+            return self.t("files_count", count=count)
         if question.kind is Kind.DATE and answer == UNKNOWN:
             return self.t("date_unknown")
         return html.escape(answer if isinstance(answer, str) else ", ".join(answer))
+
+    def file_line(self, number: int, note: FileNote) -> str:
+        """A file as a person reads it back: its type, size and name; never its content."""
+        name = f" · {html.escape(note.name)}" if note.name else ""
+        return f"{number}. {self.file_kind(note.kind)} · {self.size(note.size)}{name}"
+
+    def file_kind(self, kind: str) -> str:
+        key = f"file_kind_{kind}"
+        return self.t(key) if self.catalogue.has(key) else html.escape(kind.upper())
+
+    def size(self, size: int) -> str:
+        if size >= 1024 * 1024:
+            return self.t("size_mb", n=f"{size / (1024 * 1024):.1f}")
+        return self.t("size_kb", n=max(1, round(size / 1024)))
 
     def thread_item(self, item: ThreadItem, for_reporter: bool = False) -> str:
         if item.author == "reporter":

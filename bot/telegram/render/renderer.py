@@ -18,12 +18,14 @@ from bot.i18n.organisation import OrganisationWords
 from bot.intake.questionnaire import Questionnaire
 from bot.services.outbox import Notification
 from bot.services.protocol import (
+    AskKeepFile,
     ConfirmWithdraw,
     Say,
     SetCommands,
     ShowAudit,
     ShowCase,
     ShowCaseFile,
+    ShowFile,
     ShowHelp,
     ShowLanguages,
     ShowMenu,
@@ -58,6 +60,8 @@ SCREENS: dict[type, Screen] = {
     SetCommands: lambda page, view: [SetChatCommands(view.role)],
     ShowResponders: admin.responders,
     ShowAudit: admin.audit,
+    ShowFile: responder.evidence_file,
+    AskKeepFile: reporter.ask_keep_file,
 }
 
 
@@ -70,7 +74,9 @@ class Renderer:
         *,
         zone: tzinfo = UTC,
         organisation: OrganisationWords = NO_WORDS,
+        max_file_mb: float = 20,
     ) -> None:
+        self.max_file_mb = max_file_mb
         self.catalogue = catalogue
         self.questionnaire = questionnaire
         self.bot_username = bot_username
@@ -78,7 +84,14 @@ class Renderer:
         self.organisation = organisation
 
     def page(self, language: Language) -> Page:
-        return Page(self.catalogue, language, self.questionnaire, self.zone, self.organisation)
+        return Page(
+            self.catalogue,
+            language,
+            self.questionnaire,
+            self.zone,
+            self.organisation,
+            max_file_mb=self.max_file_mb,
+        )
 
     def render(self, views: tuple[View, ...] | list[View], language: Language) -> list[Outgoing]:
         page = self.page(language)

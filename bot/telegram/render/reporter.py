@@ -4,6 +4,7 @@ choice of language. Everything here speaks of responders by role, never by name.
 from __future__ import annotations
 
 from bot.services.protocol import (
+    AskKeepFile,
     ConfirmWithdraw,
     Menu,
     ShowCase,
@@ -115,3 +116,13 @@ def languages(page: Page, view: ShowLanguages) -> list[Outgoing]:
     catalogue = page.catalogue
     buttons = [[(catalogue.name(code), callbacks.language(code)) for code in catalogue.languages]]
     return [Send(page.t("language_prompt"), widgets.keyboard(buttons))]
+
+
+def ask_keep_file(page: Page, view: AskKeepFile) -> list[Outgoing]:
+    """A file whose metadata cannot be removed: keep it as it is, or not?"""
+    buttons = [
+        [("btn_file_send_anyway", callbacks.menu(Menu.FILE_SEND))],
+        [("btn_file_skip", callbacks.menu(Menu.FILE_SKIP))],
+    ]
+    text = page.t("file_uncleanable_ask", kind=page.file_kind(view.kind))
+    return [Send(text, page.keyboard(buttons))]

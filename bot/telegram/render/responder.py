@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import html
 
-from bot.services.protocol import ShowCaseFile, ShowQueue
+from bot.services.protocol import ShowCaseFile, ShowFile, ShowQueue
 from bot.telegram import callbacks
 from bot.telegram.render import widgets
-from bot.telegram.render.outgoing import Outgoing, Send
+from bot.telegram.render.outgoing import Outgoing, Send, SendFile
 from bot.telegram.render.packing import pack
 from bot.telegram.render.page import Page
 
@@ -82,6 +82,8 @@ def case_file(page: Page, view: ShowCaseFile) -> list[Outgoing]:
             ("btn_note", callbacks.responder("note", short_id)),
         ],
     ]
+    if view.files:
+        actions.append([("btn_file_names", callbacks.responder("filenames", short_id))])
     states = [
         ("→ " + page.t(f"state_name_{s}"), callbacks.responder("state", f"{short_id}:{s}"))
         for s in view.next_states
@@ -92,3 +94,21 @@ def case_file(page: Page, view: ShowCaseFile) -> list[Outgoing]:
     out: list[Outgoing] = [Send(m, confidential=True) for m in messages[:-1]]
     out.append(Send(messages[-1], keyboard, confidential=True))
     return out
+
+
+def evidence_file(page: Page, view: ShowFile) -> list[Outgoing]:
+    """A case's file, uploaded anew under its neutral name, captioned with the case and
+    the question it answers (and what its sender wrote with it)."""
+    question = (
+        page.questionnaire.get(view.question).short.get(page.language)
+        if view.question and view.question in page.questionnaire
+        else None
+    )
+    key = "file_caption_question" if question else "file_caption"
+    who = page.t("the_reporter") if view.from_reporter else page.t("a_responder")
+    caption = page.t(
+        key, case=view.short_id, name=view.name, question=html.escape(question or ""), who=who
+    )
+    if view.caption:
+        caption += "\n" + html.escape(view.caption[:700])
+    return [SendFile(view.send_as, view.name, caption, view.load, view.confidential)]
