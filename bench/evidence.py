@@ -31,12 +31,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import pikepdf
-from emulator import BotApiEmulator, UserClient
 from harness import enrol
 from PIL import ExifTags, Image
 from run import SCRIPT, TOKEN, WAIT, bot_process, database_url, peak_memory_mb, wait_ready
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, UserClient
 from bot.store.database import create_engine
 
 MB = 1024 * 1024

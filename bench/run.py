@@ -28,9 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from emulator import BotApiEmulator, UserClient
-
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, UserClient
 
 TARGETS = os.environ.get("BENCH_TARGETS", "minimal confide").split()
 TOKEN = "123456:BENCH-TOKEN"

@@ -18,7 +18,7 @@ from bot.services.conversation import ConversationService
 from bot.store.database import create_engine, migrate
 
 if TYPE_CHECKING:
-    from emulator import BotApiEmulator
+    from bot.devserver import BotApiEmulator
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def keyring() -> Keyring:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
-    from emulator import BotApiEmulator
+    from bot.devserver import BotApiEmulator
 
     async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
         yield emulator

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from emulator import BotApiEmulator, UserClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, load_settings
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, UserClient
 from bot.runtime import serve
 from bot.services.enrolment import create_invite
 from bot.store.database import session_factory

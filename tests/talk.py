@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from emulator import BotMessage, UserClient
+from bot.devserver import BotMessage, UserClient
 
 WAIT = 20.0
 RECEIPT = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")

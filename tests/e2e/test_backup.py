@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from databases import POSTGRES_URL, empty_database
-from emulator import BotApiEmulator
 from harness import REPO, InProcessBot, confide, enrol
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import file_report
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.services.cases import CaseVault
 from bot.store.database import create_engine, session_factory
 from bot.store.models import AuditEntry, Case

@@ -3,11 +3,11 @@ every one passed, and a failure says what to do."""
 
 from __future__ import annotations
 
-from emulator import BotApiEmulator
 from harness import InProcessBot, confide, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 
 CHECKS = ("config", "time zone", "questions", "keys", "database", "telegram", "people")
 

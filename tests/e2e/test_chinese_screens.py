@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-from emulator import BotApiEmulator, BotMessage, UserClient
 from harness import InProcessBot, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import CASE, RECEIPT, WAIT, press, say
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, BotMessage, UserClient
 
 COMMAND = re.compile(r"/[a-z_]+")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")

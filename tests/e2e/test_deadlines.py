@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from world import Clock
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 
 WAIT = 20.0
 

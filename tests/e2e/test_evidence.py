@@ -8,13 +8,13 @@ import re
 
 import pikepdf
 from attached import evidence_rows
-from emulator import BotApiEmulator, BotMessage, UserClient
 from harness import InProcessBot, enrol
 from PIL import ExifTags, Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import RECEIPT, WAIT, press, say
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, BotMessage, UserClient
 
 EVIDENCE = "screenshots, photos, documents or recordings"
 
@@ -250,3 +250,51 @@ async def test_files_go_both_ways_in_the_thread(
     assert "sent a file" in (await ann.next_message(WAIT)).text
     assert len(await files_after_open(ann, case, 3)) == 3
     assert not emulator.calls_to("forwardMessage")
+
+
+async def answer_then_question(user: UserClient) -> str:
+    """The bot's answer, once the evidence question it shows again after it has arrived."""
+    answer = await user.next_message(WAIT)
+    shown = answer
+    while EVIDENCE not in shown.text:
+        shown = await user.next_message(WAIT)
+    return answer.text
+
+
+async def test_a_damaged_file_or_a_sticker_is_refused_with_a_line_and_nothing_is_kept(
+    emulator: BotApiEmulator, bot: InProcessBot, engine: AsyncEngine
+) -> None:
+    rea = emulator.new_user(first_name="Rea", language_code="en")
+    await to_evidence_question(rea)
+    await rea.send_document(b"%PDF-1.7\n" + bytes(range(256)) * 8, file_name="broken.pdf")
+    assert "could not read that file" in await answer_then_question(rea)
+    await rea.send_document(jpeg_with_gps()[:200], file_name="cut.jpg", mime_type="image/jpeg")
+    assert "could not read that file" in await answer_then_question(rea)
+    for refusal in (rea.send_sticker(), rea.send_location(), rea.send_contact()):
+        await refusal
+        assert "Nothing from that message was saved" in await answer_then_question(rea)
+    assert await evidence_rows(engine) == (0, 0)
+    await rea.send_photo(photo_bytes((1, 2, 3)))  # and the question still takes files
+    assert "File received" in (await rea.next_message(WAIT)).text
+    assert await evidence_rows(engine) == (1, 1)
+
+
+async def test_a_case_holds_at_most_the_set_number_of_files(
+    emulator: BotApiEmulator, bot_env: dict[str, str], migrated: AsyncEngine
+) -> None:
+    with open(bot_env["CONFIDE_CONFIG"], "a", encoding="utf-8") as config:
+        config.write("[evidence]\nmax_files = 2\nmax_total_mb = 200\n")
+    running = InProcessBot(bot_env)
+    await running.start()
+    try:
+        rea = emulator.new_user(first_name="Rea", language_code="en")
+        await to_evidence_question(rea)
+        for colour in ((1, 1, 1), (2, 2, 2)):
+            await rea.send_photo(photo_bytes(colour))
+            assert "File received" in (await rea.next_message(WAIT)).text
+        await rea.send_photo(photo_bytes((3, 3, 3)))
+        full = await rea.next_message(WAIT)
+        assert "at most 2 files" in full.text, rea.transcript()
+        assert await evidence_rows(migrated) == (2, 2)
+    finally:
+        await running.stop()

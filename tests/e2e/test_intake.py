@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from emulator import BotApiEmulator, BotMessage, UserClient
 from harness import InProcessBot
 from sealed import case_answers
 from sealed import chat_state as open_chat_state
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, BotMessage, UserClient
 from bot.store.models import Case, Chat
 
 RECEIPT = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")

@@ -130,7 +130,7 @@ def test_timeout(home: Path, silent_server: str) -> None:
 
 
 async def test_invalid_token(home: Path) -> None:
-    from emulator import BotApiEmulator
+    from bot.devserver import BotApiEmulator
 
     async with BotApiEmulator() as emulator:  # it knows its own token only
         result = await _in_thread("run", home=home, CONFIDE_TELEGRAM_BASE_URL=emulator.base_url)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emulator import BotApiEmulator, UserClient
 from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT, case_id_in, press, say
 from world import Clock
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, UserClient
 
 CONFIG = """
 [telegram]

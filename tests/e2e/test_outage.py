@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import SubprocessBot, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT, file_report
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 
 OUTAGE_SECONDS = 8.0
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emulator import BotApiEmulator, UserClient
 from harness import TOKEN, InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, UserClient
 from bot.i18n import catalogue
 from bot.intake.questionnaire import load_questionnaire
 from bot.services import people

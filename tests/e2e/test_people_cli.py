@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulator import BotApiEmulator
 from harness import REPO, InProcessBot, confide, enrol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +20,7 @@ from talk import WAIT, say
 from world import ADA, ANN, BEN, T0, Clock, cli_env, file_report, send
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.services import people
 from bot.services.conversation import ConversationService
 from bot.services.enrolment import create_invite

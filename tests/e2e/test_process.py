@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import REPO, SubprocessBot
+
+from bot.devserver import BotApiEmulator
 
 WAIT = 20.0
 

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from emulator import BotApiEmulator, UserClient
 from harness import InProcessBot, enrol, invite
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import CASE, WAIT, case_id_in, file_report, press, say
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator, UserClient
 from bot.services.enrolment import create_invite
 from bot.store.database import session_factory
 from bot.store.models import Case, CaseMessage, CaseNote

@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import InProcessBot, bot_environment, enrol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +14,7 @@ from talk import WAIT, case_id_in, file_report, say
 from world import Clock
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.store.models import Case
 
 

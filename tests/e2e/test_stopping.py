@@ -11,13 +11,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import SubprocessBot, enrol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT, file_report
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.services import outbox, people
 from bot.services.outbox import Notification
 from bot.store.database import session_factory

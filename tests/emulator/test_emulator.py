@@ -39,8 +39,8 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from . import BotApiEmulator, UserClient
-from .tg_html import HtmlParseError, parse_html
+from bot.devserver import BotApiEmulator, UserClient
+from bot.devserver.tg_html import HtmlParseError, parse_html
 
 TOKEN = "123456:TEST-TOKEN"
 

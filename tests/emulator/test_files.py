@@ -22,7 +22,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, NetworkError
 
-from . import BotApiEmulator, UserClient
+from bot.devserver import BotApiEmulator, UserClient
 
 TOKEN = "123456:TEST-TOKEN"
 MB = 1024 * 1024

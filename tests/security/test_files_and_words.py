@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import REPO, InProcessBot, bot_environment
 from talk import say
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 
 
 def mode(path: Path) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from emulator import BotApiEmulator
 from harness import InProcessBot
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import WAIT
@@ -16,6 +15,7 @@ from world import Clock, file_report, send
 
 from bot.cases.limits import Limits
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.services.conversation import ConversationService
 from bot.services.enrolment import create_invite
 from bot.services.outbox import Outbox

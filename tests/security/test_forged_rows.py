@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from emulator import BotApiEmulator
 from harness import InProcessBot, enrol, invite
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +18,7 @@ from world import ADA, ANN, BEN, REPORTER, Clock, send
 from world import file_report as file_report_to
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.services.conversation import ConversationService
 from bot.services.protocol import (
     CaseButton,

@@ -10,13 +10,13 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from emulator import BotApiEmulator
 from harness import REPO, InProcessBot, confide
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import say
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.i18n import catalogue
 from bot.services.enrolment import create_invite
 from bot.store.database import session_factory

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator import BotApiEmulator
 from harness import REPO, InProcessBot, bot_environment, confide
 from sqlalchemy import Connection, MetaData, Table, select
 from sqlalchemy import types as sqltypes
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import press, say
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.store.database import migrate, pending_migrations
 from bot.store.models import AuditHead, Case, CaseMessage, CaseNote, Chat, Invite, Responder
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from emulator import BotApiEmulator
 from harness import InProcessBot, enrol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +15,7 @@ from world import ANN, BEN, Clock, send
 from world import file_report as file_report_to
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.intake.flow import Action, ActionName, Ask
 from bot.services.conversation import ConversationService
 from bot.services.protocol import Command, FlowButton, Menu, MenuButton, ShowStep, Text

@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from emulator import BotApiEmulator
 from harness import InProcessBot, enrol
 from sealed import pending_outbox
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +17,7 @@ from world import file_report as file_report_to
 
 from bot.cases.sla import ServiceLevels
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.intake.flow import Action, ActionName, Ask, NoticeKind, Toggle
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch

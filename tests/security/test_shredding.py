@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from emulator import BotApiEmulator
 from harness import InProcessBot, bot_environment, enrol
 from sealed import pending_outbox
 from sqlalchemy import func, select
@@ -19,6 +18,7 @@ from world import ANN, REPORTER, Clock, send
 from world import file_report as file_report_to
 
 from bot.crypto import DecryptionError, Keyring
+from bot.devserver import BotApiEmulator
 from bot.services import keys as key_service
 from bot.services.conversation import ConversationService
 from bot.services.outbox import Outbox

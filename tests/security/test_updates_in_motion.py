@@ -9,7 +9,6 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from emulator import BotApiEmulator
 from harness import InProcessBot, SubprocessBot, enrol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +16,7 @@ from talk import RECEIPT, WAIT, case_id_in, file_report, say
 from world import Clock
 
 from bot.crypto import Keyring
+from bot.devserver import BotApiEmulator
 from bot.services.conversation import ConversationService
 from bot.services.inbox import Inbox
 from bot.services.protocol import Command, Incoming
