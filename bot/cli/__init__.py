@@ -88,6 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         "--force", action="store_true", help="replace a database that already holds data"
     )
     people.add_parsers(sub)
+    demo_parser = sub.add_parser(
+        "demo", help="try Confide in a browser: the real bot against a local Telegram emulator"
+    )
+    demo_parser.add_argument(
+        "--port", type=int, default=8765, help="the web page's port on 127.0.0.1 (default 8765)"
+    )
+    demo_parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the demo's database and keys in DIR (and continue from them next time)",
+    )
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `confide` explains itself rather than starting anything
         parser.print_help()
@@ -119,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(backup.restore(args.path, args.force))
         if args.command in ("responders", "invites"):
             return asyncio.run(people.run(args))
+        if args.command == "demo":
+            from bot.cli.demo import demo
+
+            return demo(args.port, args.keep)
         return commands.run()  # "run"
     except KeyFileMissing as missing:
         print(f"confide: {asyncio.run(commands.missing_keys(missing.path))}", file=sys.stderr)

@@ -100,6 +100,7 @@ class _Poller:
 
 
 def now() -> int:
+    """Wall-clock seconds; an emulator's own dates come from :meth:`BotApi.now`."""
     return int(time.time())
 
 
@@ -123,11 +124,16 @@ class BotApi:
         strict_html_entities: bool = True,
         seed: int | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token
+        self.clock = clock  # seconds since the epoch, for message dates (a demo moves it)
+        # Called with a chat id whenever a message there is stored, edited or deleted, or its
+        # reply keyboard changes (a live view refreshes that chat). They must not raise.
+        self.chat_listeners: list[Callable[[int], None]] = []
         self.group_privacy = group_privacy
         self.strict_html_entities = strict_html_entities
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - fake ids for a local emulator, no secrets
         prefix = token.split(":", 1)[0]
         bot_id = int(prefix) if prefix.isdigit() else self.rng.randint(10**9, 8 * 10**9)
         self.bot_user: JSON = {
@@ -211,6 +217,14 @@ class BotApi:
         if self._changed is not None:
             self._changed.set()
         self._changed = asyncio.Event()
+
+    def chat_changed(self, chat: ChatState) -> None:
+        for listener in list(self.chat_listeners):
+            listener(chat.id)
+
+    def now(self) -> int:
+        """The date Telegram would stamp on a message now (follows ``clock``)."""
+        return int(self.clock())
 
     async def wait_for_change(self, timeout: float) -> None:  # noqa: ASYNC109
         if self._changed is None:
@@ -356,7 +370,7 @@ class BotApi:
             "message_id": chat.take_message_id(),
             "from": copy.deepcopy(self.users[user_id]),
             "chat": copy.deepcopy(chat.raw),
-            "date": now(),
+            "date": self.now(),
         }
         if reply_to is not None:
             message["reply_to_message"] = self._reply_snapshot(chat, reply_to)
@@ -372,6 +386,7 @@ class BotApi:
         if self._bot_sees(chat, message):
             self.enqueue_update({"message": message})
         self.notify()
+        self.chat_changed(chat)
         return int(message["message_id"])
 
     def press(self, user_id: int, chat: ChatState, stored: StoredMessage, data: str) -> str:
@@ -427,7 +442,7 @@ class BotApi:
             "message_id": chat.take_message_id(),
             "from": self._bot_from(),
             "chat": copy.deepcopy(chat.raw),
-            "date": now(),
+            "date": self.now(),
         }
         if reply is not None:
             message["reply_to_message"] = reply
@@ -464,6 +479,7 @@ class BotApi:
         chat.messages[stored.message_id] = stored
         chat.events.append(("sent", stored.message_id))
         self.notify()
+        self.chat_changed(chat)
         return copy.deepcopy(message)
 
     def _send_message(self, params: JSON) -> JSON:
@@ -681,8 +697,7 @@ class BotApi:
             chat, message, params, formatted=formatted, markup=markup, file=source.file
         )
 
-    @staticmethod
-    def _origin(source: StoredMessage) -> JSON:
+    def _origin(self, source: StoredMessage) -> JSON:
         """MessageOrigin of a forward: a forward of a forward names the original sender."""
         origin = source.raw.get("forward_origin")
         if origin is not None:
@@ -690,7 +705,7 @@ class BotApi:
         return {
             "type": "user",
             "sender_user": copy.deepcopy(source.raw.get("from", {})),
-            "date": source.raw.get("date", now()),
+            "date": source.raw.get("date", self.now()),
         }
 
     def _editable(self, params: JSON) -> tuple[ChatState, StoredMessage]:
@@ -711,10 +726,11 @@ class BotApi:
         else:
             stored.raw["reply_markup"] = markup
         stored.markup = markup
-        stored.raw["edit_date"] = now()
+        stored.raw["edit_date"] = self.now()
         stored.edited = True
         chat.events.append(("edited", stored.message_id))
         self.notify()
+        self.chat_changed(chat)
         return copy.deepcopy(stored.raw)
 
     def _edit_message_text(self, params: JSON) -> JSON:
@@ -753,6 +769,7 @@ class BotApi:
         stored.deleted = True
         chat.deleted_message_ids.append(message_id)
         self.notify()
+        self.chat_changed(chat)
 
     def _delete_message(self, params: JSON) -> bool:
         chat = self.chat(params)

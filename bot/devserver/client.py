@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .api import ALBUM_KINDS, MAX_ALBUM_ITEMS, now
+from .api import ALBUM_KINDS, MAX_ALBUM_ITEMS
 from .files import FileStore, guess_mime_type, placeholder_photo
 from .models import JSON, BotMessage, ChatState, StoredFile, StoredMessage
 
@@ -577,7 +577,7 @@ class UserClient(ChatView):
         update = {
             "chat": dict(chat.raw),
             "from": self.user,
-            "date": now(),
+            "date": self._emu.now(),
             "old_chat_member": member(old),
             "new_chat_member": member(new),
         }

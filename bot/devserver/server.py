@@ -8,6 +8,7 @@ import json
 import logging
 import mimetypes
 import socket
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from types import TracebackType
@@ -97,10 +98,12 @@ class BotApiEmulator(BotApi):
         seed: int | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``max_download_bytes``: larger files make getFile answer "file is too big";
         ``max_upload_bytes``: a request uploading a larger file is refused with 413. Both
-        default to the limits of Telegram's cloud Bot API (20 MB and 50 MB)."""
+        default to the limits of Telegram's cloud Bot API (20 MB and 50 MB). ``clock``
+        (seconds since the epoch) dates messages, so they can follow a demo's clock."""
         super().__init__(
             token,
             bot_username,
@@ -109,6 +112,7 @@ class BotApiEmulator(BotApi):
             strict_html_entities=strict_html_entities,
             seed=seed,
             max_download_bytes=max_download_bytes,
+            clock=clock,
         )
         self.max_upload_bytes = max_upload_bytes
         self.failures: list[Failure] = []
