@@ -18,6 +18,7 @@ bot uploads reaches the user with its bytes (``msg.file_bytes``, ``await alice.d
 from .client import AlbumItem, ChatView, Click, GroupChat, UserClient
 from .models import ApiCall, ApiError, BotMessage, Failure, StoredFile, Upload
 from .server import BotApiEmulator
+from .webhook import WebhookDelivery
 
 __all__ = [
     "AlbumItem",
@@ -32,4 +33,5 @@ __all__ = [
     "StoredFile",
     "Upload",
     "UserClient",
+    "WebhookDelivery",
 ]

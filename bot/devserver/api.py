@@ -41,6 +41,7 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 # Telegram's default when allowed_updates was never given (or given as []).
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -155,6 +156,9 @@ class BotApi:
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope JSON, language) -> list
         self.bot_texts: dict[tuple[str, str], str] = {}  # (field name, language) -> value
         self.webhook: JSON | None = None
+        # Set when there may be updates for the webhook to deliver (server.py delivers them).
+        self.webhook_wake = asyncio.Event()
+        self.webhook_last_error: tuple[int, str] | None = None  # (date, what Telegram says)
         self.file_store = FileStore(self.rng, max_download_bytes)
         self.files: dict[str, StoredFile] = self.file_store.files  # by file_id
         self._pending_queries: dict[str, int] = {}  # unanswered callback query id -> user id
@@ -252,6 +256,7 @@ class BotApi:
         self._updates.append({"update_id": update_id, **copy.deepcopy(payload)})
         if self._poller is not None:
             self._poller.wake.set()
+        self.webhook_wake.set()
         self.notify()
         return update_id
 
@@ -302,6 +307,10 @@ class BotApi:
             if self._poller is poller:
                 self._poller = None
         return copy.deepcopy(self._updates[:limit])
+
+    def confirm_update(self, update_id: int) -> None:
+        """The webhook answered 2xx: Telegram forgets the update."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
 
     def close_pollers(self) -> None:
         """Answer a waiting long poll now (used on shutdown)."""
@@ -881,12 +890,26 @@ class BotApi:
 
     def _set_webhook(self, params: JSON) -> WithDescription:
         url = str(params.get("url") or "")
+        if url and not url.startswith(("https://", "http://")):
+            # Telegram wants HTTPS; plain HTTP is let through for bots on this machine.
+            raise ApiError.bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret not in (None, "") and not WEBHOOK_SECRET.fullmatch(str(secret)):
+            raise ApiError.bad_request("secret token contains unallowed characters")
+        connections = _optional_int(params, "max_connections", 40)
+        if not 1 <= connections <= 100:
+            raise ApiError.bad_request("invalid max_connections specified")
         if get_bool(params, "drop_pending_updates"):
             self._updates.clear()
         if not url:
             self.webhook = None
             return WithDescription(True, "Webhook was deleted")
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):  # as getUpdates': absent keeps the previous choice
+            self._allowed_updates = frozenset(map(str, allowed)) if allowed else None
         self.webhook = {k: v for k, v in params.items() if k != "certificate"}
+        self.webhook_last_error = None
+        self.webhook_wake.set()
         return WithDescription(True, "Webhook was set")
 
     def _delete_webhook(self, params: JSON) -> WithDescription:
@@ -908,4 +931,6 @@ class BotApi:
             info["max_connections"] = int(self.webhook.get("max_connections") or 40)
             if isinstance(self.webhook.get("allowed_updates"), list):
                 info["allowed_updates"] = self.webhook["allowed_updates"]
+            if self.webhook_last_error is not None:
+                info["last_error_date"], info["last_error_message"] = self.webhook_last_error
         return info

@@ -20,6 +20,7 @@ from .api import BotApi, WithDescription
 from .client import GroupChat, UserClient
 from .files import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES, MEBIBYTE
 from .models import JSON, ApiCall, ApiError, ChatState, Failure, StoredFile, Upload
+from .webhook import WebhookDeliverer, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +100,18 @@ class BotApiEmulator(BotApi):
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         clock: Callable[[], float] = time.time,
+        webhook_extra_urls: Iterable[str] = (),
+        webhook_retry_seconds: float = 0.05,
+        webhook_timeout_seconds: float = 10.0,
     ) -> None:
         """``max_download_bytes``: larger files make getFile answer "file is too big";
         ``max_upload_bytes``: a request uploading a larger file is refused with 413. Both
         default to the limits of Telegram's cloud Bot API (20 MB and 50 MB). ``clock``
-        (seconds since the epoch) dates messages, so they can follow a demo's clock."""
+        (seconds since the epoch) dates messages, so they can follow a demo's clock.
+
+        While a webhook is set, updates are POSTed to it (see webhook.py), round-robin over
+        its URL and ``webhook_extra_urls`` (more replicas behind one name); a failed delivery
+        is retried after ``webhook_retry_seconds``, doubling up to a second."""
         super().__init__(
             token,
             bot_username,
@@ -122,6 +130,13 @@ class BotApiEmulator(BotApi):
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._user_ids: set[int] = set()
+        self.webhook_extra_urls: list[str] = list(webhook_extra_urls)
+        self._deliverer = WebhookDeliverer(
+            self,
+            self.webhook_extra_urls,
+            retry_seconds=webhook_retry_seconds,
+            timeout_seconds=webhook_timeout_seconds,
+        )
 
     # -------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -139,9 +154,11 @@ class BotApiEmulator(BotApi):
         sock.bind(("127.0.0.1", 0))
         self._port = int(sock.getsockname()[1])
         await web.SockSite(self._runner, sock).start()
+        self._deliverer.start()
 
     async def stop(self) -> None:
         self.close_pollers()
+        await self._deliverer.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -316,6 +333,16 @@ class BotApiEmulator(BotApi):
             if key in self.commands:
                 return [str(c["command"]) for c in self.commands[key]]
         return []
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every POST to the webhook so far, in the order the answers came."""
+        return list(self._deliverer.deliveries)
+
+    def lose_webhook_answers(self, times: int = 1) -> None:
+        """The next `times` 2xx answers from the webhook are lost on their way back (the bot
+        did get the update): Telegram delivers the same update again."""
+        self._deliverer.lose_answers += times
 
     def inject_update(self, update: JSON) -> int:
         """Queue a raw update as is (any update_id is replaced; allowed_updates not applied)."""
