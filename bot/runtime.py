@@ -1,4 +1,5 @@
-"""Start-up and the main loop: keys, database, migrations, then polling until told to stop."""
+"""Start-up and the main loop: keys, database, migrations, then updates (long polling, or a
+webhook Telegram posts to) until told to stop."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Bot
+from telegram.error import TelegramError
 
 from bot.config import ConfigError, Settings
 from bot.crypto import KeyConfigError, Keyring
@@ -40,9 +44,10 @@ from bot.telegram.connectivity import Connectivity
 from bot.telegram.dispatch import Dispatcher
 from bot.telegram.handlers import UpdateHandler
 from bot.telegram.janitor import Janitor
-from bot.telegram.polling import Poller
+from bot.telegram.polling import Poller, resume
 from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
+from bot.telegram.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
@@ -102,7 +107,10 @@ async def serve(
     questionnaire = load_questionnaire(settings.questionnaire)
     intake = Intake(questionnaire, settings.date_order)
     settings.require_token()
+    if settings.mode == "webhook":
+        settings.require_webhook_url()
     engine = create_engine(settings.database_url)
+    receiver: WebhookReceiver | None = None
     try:
         await prepare_database(settings, engine, keyring)
         sessions = session_factory(engine)
@@ -143,14 +151,6 @@ async def serve(
             connectivity = Connectivity()  # one view of Telegram's reachability per process
             handler = UpdateHandler(service, renderer, bot, inbox, connectivity)
             dispatcher = Dispatcher(handler.handle, settings.concurrent_updates)
-            poller = Poller(
-                bot,
-                inbox,
-                dispatcher.submit,
-                timeout=settings.poll_timeout,
-                allowed_updates=ALLOWED_UPDATES,
-                connectivity=connectivity,
-            )
             sender = OutboxSender(
                 Outbox(sessions, keyring),
                 bot,
@@ -171,9 +171,32 @@ async def serve(
                 await service.prune_chats(max_age)
                 await inbox.forget_old_ids()
 
-            await poller.resume()
-            chores = [
-                poller.run(stop),
+            await resume(inbox, dispatcher.submit)
+            if settings.mode == "webhook":
+                # Never setWebhook here: each replica would overwrite the others' (and its
+                # parameters); `confide webhook set` registers it once.
+                await _warn_if_unregistered(bot, settings)
+                receiver = WebhookReceiver(
+                    inbox,
+                    dispatcher.submit,
+                    keyring.webhook_secret_matches,
+                    listen=settings.webhook.listen,
+                    port=settings.webhook.port,
+                    path=settings.webhook.path,
+                )
+                await _listen(receiver)
+                chores: list[Coroutine[Any, Any, object]] = []
+            else:
+                poller = Poller(
+                    bot,
+                    inbox,
+                    dispatcher.submit,
+                    timeout=settings.poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    connectivity=connectivity,
+                )
+                chores = [poller.run(stop)]
+            chores += [
                 sender.run(stop),
                 periodically("deadline_scan", scan, stop, watch.scan),
                 periodically(
@@ -203,6 +226,8 @@ async def serve(
                 ready.set()
             await stop.wait()
             log.info("event=stopping")
+            if receiver is not None:
+                await receiver.stop()  # Telegram keeps what it cannot deliver now
             # Updates being handled finish; the rest stay in the inbox for the next start.
             await dispatcher.stop(STOP_GRACE_SECONDS)
             sender.poke()  # wakes it to see the stop
@@ -216,8 +241,34 @@ async def serve(
             with contextlib.suppress(Exception):
                 await key_watch.leave()
     finally:
+        if receiver is not None:
+            await receiver.stop()
         await engine.dispose()
     log.info("event=stopped")
+
+
+async def _listen(receiver: WebhookReceiver) -> None:
+    try:
+        await receiver.start()
+    except OSError as error:
+        await receiver.stop()
+        raise ConfigError(
+            f"cannot listen for the webhook on {receiver.listen}:{receiver.port} "
+            f"({error.strerror or type(error).__name__}): another process may hold that port; "
+            "check [webhook] listen and port."
+        ) from None
+
+
+async def _warn_if_unregistered(bot: Bot, settings: Settings) -> None:
+    """Telegram posts to the URL `confide webhook set` registered: say so if it is not ours
+    (only read here: registering is one step for all replicas, never each one's start)."""
+    try:
+        registered = (await bot.get_webhook_info()).url
+    except TelegramError as error:
+        log.warning("event=webhook_info_failed error=%s", type(error).__name__)
+        return
+    if registered != settings.webhook.url:
+        log.warning("event=webhook_not_registered hint=confide_webhook_set")
 
 
 async def periodically(

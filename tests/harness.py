@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,15 +93,18 @@ class InProcessBot:
 class SubprocessBot:
     """`python -m bot run` exactly as an operator starts it."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, args: Sequence[str] = ("run",)
+    ) -> None:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.log_path = log_path
+        self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self, ready_when: object = None) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", *self.args],
             cwd=REPO,
             env=self.env,
             stdout=log,

@@ -20,7 +20,7 @@ from bot.telegram.app import REFUSED_BY_TELEGRAM, TelegramUnreachable
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.cli import backup, check, commands, keys, people
+    from bot.cli import backup, check, commands, keys, people, webhook
 
     parser = argparse.ArgumentParser(
         prog="confide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -33,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only a new key file, when config.toml exists and the database holds nothing yet",
     )
-    sub.add_parser("run", help="run the bot (long polling)")
+    run = sub.add_parser("run", help="run the bot (long polling, or --webhook)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help='take updates Telegram posts to [webhook] url (as [telegram] mode = "webhook")',
+    )
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("check", help="run every start-up check without starting the bot")
     invite = sub.add_parser("invite", help="print a one-time code to enrol a responder")
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "--force", action="store_true", help="replace a database that already holds data"
     )
     people.add_parsers(sub)
+    webhook.add_parsers(sub)
     demo_parser = sub.add_parser(
         "demo", help="try Confide in a browser: the real bot against a local Telegram emulator"
     )
@@ -130,11 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(backup.restore(args.path, args.force))
         if args.command in ("responders", "invites"):
             return asyncio.run(people.run(args))
+        if args.command == "webhook":
+            return asyncio.run(webhook.run(args))
         if args.command == "demo":
             from bot.cli.demo import demo
 
             return demo(args.port, args.keep)
-        return commands.run()  # "run"
+        return commands.run(webhook=args.webhook)  # "run"
     except KeyFileMissing as missing:
         print(f"confide: {asyncio.run(commands.missing_keys(missing.path))}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -106,8 +107,10 @@ def _restore_advice(path: Path, reports: int, rows: int) -> str:
     )
 
 
-def run() -> int:
+def run(*, webhook: bool = False) -> int:
     settings = load_settings()
+    if webhook:
+        settings = dataclasses.replace(settings, mode="webhook")
     logs.configure(settings.log_level, secrets=[settings.token or ""])
     from bot.runtime import serve
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cases.limits import EvidenceLimits, Limits
@@ -21,7 +22,33 @@ from bot.i18n.organisation import OrganisationWords
 from bot.intake.dates import DateOrder
 
 DEFAULT_CONFIG_NAME = "config.toml"
-__all__ = ["EXCLUSION_MODES", "ConfigError", "Settings", "config_path", "load_settings"]
+__all__ = [
+    "EXCLUSION_MODES",
+    "ConfigError",
+    "Settings",
+    "WebhookSettings",
+    "config_path",
+    "load_settings",
+]
+# Hosts for which a plain-HTTP webhook URL is accepted: a Bot API server on this machine
+# (a self-hosted one, or the emulator). Telegram's own servers post only over HTTPS.
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+NO_WEBHOOK_URL = (
+    "webhook mode needs the public HTTPS address Telegram posts to: set [webhook] url in "
+    "config.toml (for example https://confide.example.org/telegram)."
+)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Where Telegram posts updates (url, public) and where the bot listens for them (a
+    reverse proxy in front forwards `url` to listen:port, path)."""
+
+    url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    path: str = "/"
+    max_connections: int = 40  # Telegram's simultaneous requests to the webhook
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,8 @@ class Settings:
     retention: Retention = field(default_factory=Retention)
     evidence: EvidenceLimits = field(default_factory=EvidenceLimits)
     health_seconds: float = 60.0  # how often `confide run` logs its health line
+    mode: str = "polling"  # or "webhook": updates are posted to [webhook] url
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
     def has_keys(self) -> bool:
         return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
@@ -62,6 +91,11 @@ class Settings:
                 "No Telegram bot token: set CONFIDE_TELEGRAM_TOKEN (or TELEGRAM_BOT_TOKEN)."
             )
         return self.token
+
+    def require_webhook_url(self) -> str:
+        if not self.webhook.url:
+            raise ConfigError(NO_WEBHOOK_URL)
+        return self.webhook.url
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -153,6 +187,34 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             max_total_mb=float(config["evidence"]["max_total_mb"]),
         ),
         health_seconds=float(config["logging"]["health_seconds"]),
+        mode=telegram["mode"],
+        webhook=_webhook(path, config["webhook"]),
+    )
+
+
+def _webhook(path: Path, section: Mapping[str, Any]) -> WebhookSettings:
+    url = section["url"] or None
+    if url is not None:
+        parts = urlsplit(url)
+        local_http = parts.scheme == "http" and parts.hostname in _LOOPBACK
+        if not parts.hostname or (parts.scheme != "https" and not local_http):
+            raise ConfigError(
+                f"{path}: [webhook] url must be an https:// address Telegram can reach "
+                f"(for example https://confide.example.org/telegram), not {url!r}."
+            )
+    listen_path = section["path"] or (urlsplit(url).path if url else "") or "/"
+    if not listen_path.startswith("/"):
+        raise ConfigError(f"{path}: [webhook] path must start with /, not {listen_path!r}.")
+    if section["port"] > 65535:
+        raise ConfigError(f"{path}: [webhook] port must be at most 65535.")
+    if section["max_connections"] > 100:
+        raise ConfigError(f"{path}: [webhook] max_connections must be from 1 to 100.")
+    return WebhookSettings(
+        url=url,
+        listen=section["listen"],
+        port=section["port"],
+        path=listen_path,
+        max_connections=section["max_connections"],
     )
 
 

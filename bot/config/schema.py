@@ -14,6 +14,7 @@ from bot.intake.dates import DATE_ORDERS
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXCLUSION_MODES = ("list", "typed", "off")
+TELEGRAM_MODES = ("polling", "webhook")
 
 
 class ConfigError(Exception):
@@ -53,6 +54,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "base_file_url": _text("https://api.telegram.org/file/bot"),
         "poll_timeout": _whole(30),
         "concurrent_updates": _whole(16),
+        "mode": _choice("polling", TELEGRAM_MODES),
+    },
+    "webhook": {
+        "url": _text(""),
+        "listen": _text("127.0.0.1"),
+        "port": _whole(8080),
+        "path": _text(""),
+        "max_connections": _whole(40),
     },
     "database": {"url": _text("sqlite+aiosqlite:///confide.db")},
     "keys": {"file": _text("confide.keys")},

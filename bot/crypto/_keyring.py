@@ -413,6 +413,23 @@ class Keyring:
     def invite_lookup(self, code: str) -> bytes:
         return self.blind_index("invite", code)
 
+    # -- the webhook's shared secret --------------------------------------------------------
+
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends with every webhook request. Derived from the index key
+        (which never rotates), so every replica holding this key file knows the same one and a
+        key rotation does not change it; rendered in the alphabet Telegram allows
+        (A-Za-z0-9_-, 43 characters)."""
+        digest = self.mac("webhook-secret", "telegram")
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+    def webhook_secret_matches(self, given: str | None) -> bool:
+        """Whether a request's secret header is ours, compared in constant time."""
+        if given is None:
+            return False
+        expected = self.webhook_secret().encode("ascii")
+        return hmac.compare_digest(given.encode("utf-8", "replace"), expected)
+
     # -- rows that grant power carry a MAC: forging or editing one without the keys fails ------
 
     def responder_mac(

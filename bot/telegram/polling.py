@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*Bot\.getUpdates.*", category=PTBUserWarning)
 
 
+async def resume(inbox: Inbox, submit: Callable[[int | None, StoredUpdate], None]) -> int:
+    """Hand over what was stored before and not handled (in either mode); returns how many."""
+    pending = await inbox.unhandled()
+    for stored in pending:
+        submit(chat_of(stored.data), stored)
+    if pending:
+        log.info("event=inbox_resumed count=%d", len(pending))
+    return len(pending)
+
+
 class Poller:
     def __init__(
         self,
@@ -47,13 +57,7 @@ class Poller:
         self.connectivity = connectivity or Connectivity()
 
     async def resume(self) -> int:
-        """Hand over what was stored before and not handled; returns how many."""
-        pending = await self.inbox.unhandled()
-        for stored in pending:
-            self.submit(chat_of(stored.data), stored)
-        if pending:
-            log.info("event=inbox_resumed count=%d", len(pending))
-        return len(pending)
+        return await resume(self.inbox, self.submit)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
