@@ -30,7 +30,17 @@ class Connectivity:
         self._backoff = min(BACKOFF_MAX, (self._backoff or BACKOFF_START / 2) * 2)
         return self._backoff
 
-    def succeeded(self) -> None:
+    @staticmethod
+    def attempt() -> float:
+        """When a call starts: give it to `succeeded` once the call has worked."""
+        return time.monotonic()
+
+    def succeeded(self, started: float) -> None:
+        """A call that started at `started` (from `attempt`) worked. One started before the
+        outage began proves nothing about now: a reply in flight when the network went can
+        still arrive, and would end the outage only to have the next call start it again."""
+        if self.down_since is not None and started < self.down_since:
+            return
         if self.down_since is not None:
             lasted = time.monotonic() - self.down_since
             log.info("event=telegram_reachable_again after=%.0fs", lasted)

@@ -189,6 +189,7 @@ class UpdateHandler:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + REPLY_PATIENCE
         while True:
+            started = self.connectivity.attempt()
             try:
                 await send()
             except RetryAfter as error:
@@ -205,7 +206,7 @@ class UpdateHandler:
                     return
                 await self.connectivity.pause(error)
             else:
-                self.connectivity.succeeded()
+                self.connectivity.succeeded(started)
                 return
 
 

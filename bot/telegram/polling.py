@@ -61,6 +61,7 @@ class Poller:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            started = self.connectivity.attempt()
             fetch = asyncio.create_task(self._fetch())
             stopping = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -75,7 +76,7 @@ class Poller:
             except TelegramError as error:
                 await self.connectivity.pause(error, stop)
                 continue
-            self.connectivity.succeeded()
+            self.connectivity.succeeded(started)
             if updates:
                 await self._take(updates)
 

@@ -84,6 +84,7 @@ class OutboxSender:
 
     async def _send(self, delivery: Delivery) -> None:
         notification = delivery.notification
+        started = self.connectivity.attempt()
         try:
             if notification.kind == "commands" and notification.params.get("role"):
                 await set_chat_commands(
@@ -119,7 +120,7 @@ class OutboxSender:
         except TelegramError as error:
             await self._retry(delivery, type(error).__name__, None)
         else:
-            self.connectivity.succeeded()
+            self.connectivity.succeeded(started)
             await self.outbox.delivered(delivery)
             log.info("event=outbox_sent id=%s attempts=%d", delivery.id, delivery.attempts)
 
