@@ -16,15 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot import metrics
 from bot.config import ConfigError, Settings
 from bot.crypto import KeyConfigError, Keyring
 from bot.i18n import add_languages, catalogue
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
+from bot.probes import ProbeServer
 from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
-from bot.services.health import HealthLine
+from bot.services.health import Gauges, HealthLine
 from bot.services.inbox import Inbox
 from bot.services.keys import WATCH_SECONDS, KeyWatch, check_keys
 from bot.services.outbox import Outbox
@@ -34,6 +36,7 @@ from bot.store.database import (
     is_sqlite,
     migrate,
     pending_migrations,
+    schema_problem,
     session_factory,
 )
 from bot.store.problems import check_reachable
@@ -45,6 +48,7 @@ from bot.telegram.dispatch import Dispatcher
 from bot.telegram.handlers import UpdateHandler
 from bot.telegram.janitor import Janitor
 from bot.telegram.polling import Poller, resume
+from bot.telegram.readiness import Readiness
 from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
 from bot.telegram.webhook import WebhookReceiver
@@ -109,9 +113,17 @@ async def serve(
     settings.require_token()
     if settings.mode == "webhook":
         settings.require_webhook_url()
+    counting = metrics.Metrics()  # this bot's own registry (bot.metrics says why)
+    metrics.attach(counting)
+    probes = ProbeServer(
+        settings.health_listen, settings.health_port, counting, enabled=settings.health_enabled
+    )
     engine = create_engine(settings.database_url)
     receiver: WebhookReceiver | None = None
     try:
+        # Listening first: a port in use is said before anything else is done, and /healthz
+        # answers during a long migration (/readyz says "starting").
+        await probes.start()
         await prepare_database(settings, engine, keyring)
         sessions = session_factory(engine)
         await check_keys(sessions, keyring)
@@ -163,6 +175,10 @@ async def serve(
             watch = DeadlineWatch(sessions, keyring, settings.levels, clock, queued.set)
             retention = RetentionWatch(sessions, keyring, settings.retention, clock, queued.set)
             health = HealthLine(sessions, lambda: dispatcher.handled, clock)
+            probes.refresh = Gauges(sessions, clock, counting).refresh
+            readiness = Readiness(
+                bot, connectivity, lambda: schema_problem(engine), lambda: bool(key_watch.missing)
+            )
             janitor = Janitor(service.case_views, bot)
             max_age = timedelta(hours=settings.draft_max_age_hours)
             scan = settings.deadline_scan_seconds
@@ -216,18 +232,23 @@ async def serve(
                     lambda: _log_anchor(sessions),
                 ),
             ]
+            if settings.health_enabled:  # nobody asks otherwise
+                probe_every = settings.health_probe_seconds
+                chores.append(periodically("readiness", probe_every, stop, readiness.probe))
             background = [asyncio.create_task(chore) for chore in chores]
             # What start-up built lives as long as the process: keep it out of every
             # garbage collection from now on.
             gc.collect()
             gc.freeze()
             log.info("event=started")
+            probes.ready = readiness.problem
             if ready is not None:
                 ready.set()
             await stop.wait()
             log.info("event=stopping")
             if receiver is not None:
                 await receiver.stop()  # Telegram keeps what it cannot deliver now
+            probes.ready = lambda: "stopping"
             # Updates being handled finish; the rest stay in the inbox for the next start.
             await dispatcher.stop(STOP_GRACE_SECONDS)
             sender.poke()  # wakes it to see the stop
@@ -243,6 +264,7 @@ async def serve(
     finally:
         if receiver is not None:
             await receiver.stop()
+        await probes.stop()
         await engine.dispose()
     log.info("event=stopped")
 

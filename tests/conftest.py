@@ -3,6 +3,7 @@ is set), the project's Telegram Bot API emulator, keys, and the bot itself."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,11 @@ from bot.store.database import create_engine, migrate
 
 if TYPE_CHECKING:
     from bot.devserver import BotApiEmulator
+
+# `confide run` started by a test (and its config from `confide init`) would listen on the
+# fixed health port, 9465, and two test runs side by side would collide on it. Tests that
+# want the port say so (tests/e2e/test_health.py).
+os.environ.setdefault("CONFIDE_HEALTH_ENABLED", "false")
 
 
 @pytest.fixture

@@ -44,6 +44,9 @@ def bot_environment(
         "CONFIDE_TELEGRAM_BASE_FILE_URL": base_url.replace("/bot", "/file/bot"),
         "CONFIDE_DATABASE_URL": database_url,
         "CONFIDE_KEYS": keys,
+        # Bots in tests do not take the operator's fixed health port (9465): tests run side
+        # by side. tests/e2e/test_health.py opens it, on a free port.
+        "CONFIDE_HEALTH_ENABLED": "false",
         **extra,
     }
 

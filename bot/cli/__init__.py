@@ -13,6 +13,7 @@ from telegram.error import InvalidToken
 from bot.config import ConfigError
 from bot.crypto import CryptoError
 from bot.intake.questionnaire import QuestionnaireError
+from bot.probes import ProbePortUnavailable
 from bot.runtime import KeyFileMissing
 from bot.store.problems import DatabaseProblem
 from bot.store.upgrades import KeysNeeded
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         ValueError,
         DatabaseProblem,
         TelegramUnreachable,
+        ProbePortUnavailable,
     ) as error:
         print(f"confide: {error}", file=sys.stderr)
         return 2

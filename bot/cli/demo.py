@@ -176,6 +176,8 @@ def _environment(folder: Path) -> dict[str, str]:
         "CONFIDE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'confide.db'}",
         "CONFIDE_KEY_FILE": str(keys),
         "CONFIDE_LOG_LEVEL": "ERROR",
+        # A demo beside a real bot must not take its health port.
+        "CONFIDE_HEALTH_ENABLED": "false",
         "PATH": os.environ.get("PATH", ""),
     }
 

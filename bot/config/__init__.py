@@ -81,6 +81,11 @@ class Settings:
     health_seconds: float = 60.0  # how often `confide run` logs its health line
     mode: str = "polling"  # or "webhook": updates are posted to [webhook] url
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    # The health port (/healthz, /readyz, /metrics: bot.probes), loopback unless told.
+    health_enabled: bool = True
+    health_listen: str = "127.0.0.1"
+    health_port: int = 9465
+    health_probe_seconds: float = 30.0  # how often readiness asks the database and Telegram
 
     def has_keys(self) -> bool:
         return bool(self.key_material) or (self.key_file is not None and self.key_file.exists())
@@ -141,6 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "(Telegram lets a bot delete its messages for 48 hours)."
         )
     level_env = env.get("CONFIDE_LOG_LEVEL")
+    health = _health(path, config["health"], env)
     return Settings(
         token=env.get("CONFIDE_TELEGRAM_TOKEN")
         or env.get("TELEGRAM_BOT_TOKEN")
@@ -187,6 +193,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             max_total_mb=float(config["evidence"]["max_total_mb"]),
         ),
         health_seconds=float(config["logging"]["health_seconds"]),
+        health_enabled=health["enabled"],
+        health_listen=health["listen"],
+        health_port=health["port"],
+        health_probe_seconds=float(health["probe_seconds"]),
         mode=telegram["mode"],
         webhook=_webhook(path, config["webhook"]),
     )
@@ -216,6 +226,31 @@ def _webhook(path: Path, section: Mapping[str, Any]) -> WebhookSettings:
         path=listen_path,
         max_connections=section["max_connections"],
     )
+
+
+def _health(path: Path, section: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """[health], overlaid with CONFIDE_HEALTH_ENABLED, _LISTEN and _PORT (a container sets
+    these rather than edit the file)."""
+    result = dict(section)
+    enabled = env.get("CONFIDE_HEALTH_ENABLED")
+    if enabled is not None:
+        flags = {"true": True, "1": True, "false": False, "0": False}
+        if enabled.strip().lower() not in flags:
+            raise ConfigError(f"CONFIDE_HEALTH_ENABLED must be true or false, not {enabled!r}.")
+        result["enabled"] = flags[enabled.strip().lower()]
+    result["listen"] = (env.get("CONFIDE_HEALTH_LISTEN") or result["listen"]).strip()
+    if not result["listen"]:
+        # An empty host would listen on every interface: say so rather than do it.
+        raise ConfigError(
+            f"{path}: [health] listen must be an address, such as 127.0.0.1 (this machine "
+            "only) or 0.0.0.0 (every interface)."
+        )
+    port = env.get("CONFIDE_HEALTH_PORT")
+    if port is not None:
+        if not port.strip().isdigit() or not 0 < int(port) <= 65535:
+            raise ConfigError(f"CONFIDE_HEALTH_PORT must be a port from 1 to 65535, not {port!r}.")
+        result["port"] = int(port)
+    return result
 
 
 def _zone(path: Path, name: str) -> ZoneInfo:

@@ -23,22 +23,28 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Option:
-    kind: str  # "text", "whole" (an integer), "number", "choice", "words" (per language)
+    kind: str  # "text", "whole" (an integer), "number", "choice", "words" (per language),
+    # "flag" (true or false)
     default: Any = None
     positive: bool = False
     choices: tuple[str, ...] = ()
+    most: int | None = None  # the largest value allowed
 
 
 def _text(default: str | None = None) -> Option:
     return Option("text", default)
 
 
-def _whole(default: int) -> Option:
-    return Option("whole", default, positive=True)
+def _whole(default: int, most: int | None = None) -> Option:
+    return Option("whole", default, positive=True, most=most)
 
 
 def _number(default: float) -> Option:
     return Option("number", default, positive=True)
+
+
+def _flag(default: bool) -> Option:
+    return Option("flag", default)
 
 
 def _choice(default: str, choices: tuple[str, ...]) -> Option:
@@ -93,6 +99,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "retention": {"closed_days": _whole(365), "metadata_days": _whole(730)},
     "outbox": {"retry_seconds": _number(2)},
     "logging": {"level": _choice("INFO", LOG_LEVELS), "health_seconds": _number(60)},
+    "health": {
+        "enabled": _flag(True),
+        "listen": _text("127.0.0.1"),
+        "port": _whole(9465, most=65535),
+        "probe_seconds": _number(30),
+    },
 }
 
 
@@ -134,8 +146,12 @@ def _value(path: Path, section: str, key: str, option: Option, value: Any) -> An
         raise ConfigError(f"{where} must be a whole number, not {value!r}.")
     if option.kind == "number" and not number:
         raise ConfigError(f"{where} must be a number, not {value!r}.")
+    if option.kind == "flag" and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false (no quotes), not {value!r}.")
     if option.positive and value <= 0:
         raise ConfigError(f"{where} must be more than 0, not {value!r}.")
+    if option.most is not None and value > option.most:
+        raise ConfigError(f"{where} must be at most {option.most}, not {value!r}.")
     if option.kind == "choice":
         if section == "logging":
             return log_level(str(value), where)

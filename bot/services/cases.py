@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bot import metrics
 from bot.crypto import CaseKey, CryptoError, DraftKey, Keyring, ReporterLink
 from bot.services.protocol import ThreadItem
 from bot.store import queries
@@ -74,6 +75,7 @@ class CaseVault:
         try:
             return self.key(case).open_exclusions(case.excluded)
         except CryptoError:
+            metrics.tampering_detected("case_exclusions")
             log.warning("event=tampering_detected what=case_exclusions case=%s", case.short_id)
             return frozenset(p.id for p in staff if p.role != "admin") | {_NOBODY}
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from bot import metrics
 from bot.cases.lifecycle import OPEN_STATES
 from bot.cases.limits import EvidenceLimits, Limits
 from bot.cases.retention import Retention
@@ -270,6 +271,7 @@ class ConversationService:
                 key = self.keyring.chat_key(chat.id, chat.wrapped_key)
                 state = ChatState.from_json(key.open_state(chat.state))
             except CryptoError:
+                metrics.tampering_detected("chat_row")
                 log.warning("event=tampering_detected what=chat_row")
         if state.linked:
             statuses = await queries.statuses_of(session, state.linked)

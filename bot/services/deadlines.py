@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from bot import metrics
 from bot.cases.lifecycle import OPEN_STATES, State
 from bot.cases.readers import Occasion
 from bot.cases.sla import Due, ServiceLevels, Timers, due
@@ -64,6 +65,15 @@ def stop(case: Case) -> None:
     set_timers(case, Timers())
 
 
+def _count(what: Due) -> None:
+    if what is Due.REPEAT_URGENT:
+        metrics.current().reminder_sent("urgent")
+    elif what in (Due.REMIND_CLAIM, Due.REMIND_REPLY):
+        metrics.current().reminder_sent(what.value.removeprefix("remind_"))
+    else:
+        metrics.current().escalation_sent(what.value.removeprefix("escalate_"))
+
+
 class DeadlineWatch:
     def __init__(
         self,
@@ -83,7 +93,7 @@ class DeadlineWatch:
     async def scan(self) -> int:
         """Fire everything due now; returns how many timers fired."""
         now = self.clock()
-        fired_total = 0
+        fired_all: list[Due] = []
         running = [s.value for s in OPEN_STATES if s is not State.WAITING]
         async with self.sessions.begin() as session:
             for case in await clock.cases_due(session, now, running, BATCH):
@@ -105,10 +115,13 @@ class DeadlineWatch:
                     continue  # another process fired it
                 for what in fired:
                     await self._fire(session, case, what, now)
-                    fired_total += 1
-        if fired_total:
+                    fired_all.append(what)
+        # Counted once committed: a scan that failed sent nothing.
+        for what in fired_all:
+            _count(what)
+        if fired_all:
             self.on_notify()
-        return fired_total
+        return len(fired_all)
 
     async def check_staffing(self) -> int:
         """Warn while nobody can act on reports (no active responder): reports are kept and

@@ -1,5 +1,6 @@
 """The health line: once a minute by default ([logging] health_seconds), what an operator
-watching the log needs to see that the bot is alive and keeping up. Counts and ages only:
+watching the log needs to see that the bot is alive and keeping up; and the same figures
+for the metrics' gauges (bot.metrics), read when Prometheus scrapes. Counts and ages only:
 never a case, a person or a text."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.cases.lifecycle import State
 from bot.store import health as counts
 from bot.store import outbox as queue
@@ -60,3 +62,30 @@ class HealthLine:
 
     async def write(self) -> None:
         log.info("%s", (await self.measure()).line())
+
+
+class Gauges:
+    """The metrics that live in the database, read in one short transaction per scrape."""
+
+    def __init__(
+        self, sessions: Sessions, clock: Callable[[], datetime], into: metrics.Metrics
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.metrics = into
+
+    async def refresh(self) -> None:
+        async with self.sessions.begin() as session:
+            depth = await queue.depth(session)
+            queued = await counts.oldest_queued(session)
+            by_state = await counts.cases_by_state(session, HANDLING)
+            unclaimed = await counts.oldest_unclaimed(session, State.NEW.value)
+        now = self.clock()
+        self.metrics.outbox_depth.set(depth)
+        self.metrics.outbox_oldest.set(_age(now, queued))
+        self.metrics.set_open_cases(by_state)
+        self.metrics.oldest_unacknowledged.set(_age(now, unclaimed))
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    return 0.0 if since is None else max((now - since).total_seconds(), 0.0)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import metrics
 from bot.crypto import CryptoError, Keyring
 from bot.store import inbox as table
 from bot.store.session import Sessions
@@ -70,6 +71,7 @@ class Inbox:
                 assert row.wrapped_key is not None
                 data = self.keyring.inbox_key(row.id, row.wrapped_key).open_update(row.payload)
             except (CryptoError, AssertionError):
+                metrics.tampering_detected("inbox_row")
                 log.warning("event=tampering_detected what=inbox_row")
                 await self.done(row.id)
                 continue

@@ -89,6 +89,7 @@ class KeyWatch:
         self.on_change = on_change  # drop whatever was cached under the old keys
         self.replica_id = uuid.uuid4()
         self._warned: set[int] = set()
+        self.missing: set[int] = set()  # KEKs the database uses that this process lacks
 
     async def tick(self) -> None:
         async with self.sessions.begin() as session:
@@ -103,6 +104,7 @@ class KeyWatch:
         if in_use and in_use[0] in held and in_use[0] != self.keyring.current_kek_id:
             self.keyring.use_kek(in_use[0])
             log.info("event=kek_in_use kek=%d", in_use[0])
+        self.missing = wanted - held  # readiness (/readyz) says so while it lasts
         for missing in wanted - held - self._warned:
             self._warned.add(missing)
             log.error(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import metrics
 from bot.crypto import CryptoError, Keyring
 from bot.services import people
 from bot.services.protocol import CaseButton, ResponderButton
@@ -243,6 +244,7 @@ class Outbox:
                 notification = replace(notification, params=role)
             return people.chat_of(self.keyring, person), notification
         except CryptoError as error:
+            metrics.tampering_detected("outbox_row")
             log.warning("event=tampering_detected what=outbox_row error=%s", type(error).__name__)
             return None
 

@@ -9,6 +9,7 @@ import logging
 import uuid
 from datetime import datetime
 
+from bot import metrics
 from bot.cases import readers
 from bot.cases.readers import Occasion
 from bot.crypto import Keyring
@@ -39,6 +40,7 @@ def seal_responder(keyring: Keyring, person: Responder) -> None:
 def responder_intact(keyring: Keyring, person: Responder) -> bool:
     if Keyring.macs_match(person.mac, _responder_mac(keyring, person)):
         return True
+    metrics.tampering_detected("responder_row")
     log.warning("event=tampering_detected what=responder_row")
     return False
 
@@ -62,6 +64,7 @@ def seal_invite(keyring: Keyring, invite: Invite) -> None:
 def invite_intact(keyring: Keyring, invite: Invite) -> bool:
     if Keyring.macs_match(invite.mac, _invite_mac(keyring, invite)):
         return True
+    metrics.tampering_detected("invite_row")
     log.warning("event=tampering_detected what=invite_row")
     return False
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot import metrics
 from bot.cases.ids import normalize_receipt_code
 from bot.cases.lifecycle import State, can_withdraw
 from bot.cases.readers import Occasion
@@ -123,6 +124,7 @@ class ReporterCases:
                     self.turn.session, case, mark_read_by="reporter", now=self.turn.now
                 )
             except CryptoError as error:
+                metrics.tampering_detected("case_thread")
                 log.warning(
                     "event=tampering_detected what=case_thread case=%s error=%s",
                     case.short_id,

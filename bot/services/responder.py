@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from bot import metrics
 from bot.cases.lifecycle import (
     OPEN_STATES,
     TRANSITIONS,
@@ -161,6 +162,7 @@ class ResponderTurn:
             gone = "withdrawn" if case.status == State.WITHDRAWN.value else "expired"
             return [Say(f"case_{gone}_gone", {"case": case.short_id})]
         except CryptoError as error:
+            metrics.tampering_detected("case_content")
             log.warning(
                 "event=tampering_detected what=case_content case=%s error=%s",
                 case.short_id,

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import metrics
 from bot.cases import retention as rules
 from bot.cases.lifecycle import State
 from bot.cases.readers import Occasion
@@ -196,6 +197,7 @@ class RetentionWatch:
             document = self.vault.answers(case)
         except CryptoError as error:
             # Tampered content keeps no category; the shred goes ahead all the same.
+            metrics.tampering_detected("case_answers")
             log.warning(
                 "event=tampering_detected what=case_answers case=%s error=%s",
                 case.short_id,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.store.problems import CONNECT_SECONDS, checked_url, newer_schema
+from bot.store.problems import CONNECT_SECONDS, DatabaseProblem, checked_url, newer_schema
 from bot.store.upgrades import STEPS, KeysNeeded
 
 if TYPE_CHECKING:
@@ -271,3 +271,16 @@ async def pending_migrations(engine: AsyncEngine) -> bool:
 
     async with engine.connect() as connection:
         return await connection.run_sync(check)
+
+
+async def schema_problem(engine: AsyncEngine) -> str | None:
+    """For readiness (/readyz): None when the database answers and its schema is this
+    code's; else a few fixed words (never the driver's message: it may name a host or a
+    user)."""
+    try:
+        behind = await pending_migrations(engine)
+    except DatabaseProblem:  # written by a newer version (newer_schema)
+        return "the database schema is newer than this version"
+    except Exception:  # every driver fails in its own way; all mean the same here
+        return "the database does not answer"
+    return "the database schema is not current (confide migrate)" if behind else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from telegram import Bot, Chat, InputFile, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import metrics
 from bot.services.conversation import ConversationService
 from bot.services.inbox import Inbox, StoredUpdate
 from bot.services.protocol import (
@@ -63,12 +65,21 @@ class UpdateHandler:
         self.connectivity = connectivity or Connectivity()
 
     async def handle(self, stored: StoredUpdate) -> None:
+        started = time.perf_counter()
+        kind = "other"
+        try:
+            kind = await self._handle(stored)
+        finally:
+            metrics.current().update_handled(kind, time.perf_counter() - started)
+
+    async def _handle(self, stored: StoredUpdate) -> str:
+        """Handles the update; returns its kind, for the metrics."""
         try:
             update = Update.de_json(stored.data, self.bot)
         except Exception as error:  # not in Telegram's shape: say what, never the content
             log.warning("event=update_unparseable error=%s", type(error).__name__)
             await self.inbox.done(stored.update_id)
-            return
+            return "other"
         chat = update.effective_chat
         incoming = None
         if chat is not None and chat.type == ChatType.PRIVATE:
@@ -77,7 +88,8 @@ class UpdateHandler:
             await self.inbox.done(stored.update_id)
             if chat is not None and chat.type != ChatType.PRIVATE:
                 await self._refuse_group(update, chat)
-            return
+            return "other"
+        kind = _kind(incoming)
         query = update.callback_query
         # Stop the button's spinner while the work is done; the answer follows as a message.
         spinner = asyncio.create_task(_quietly(query.answer())) if query is not None else None
@@ -88,7 +100,7 @@ class UpdateHandler:
             await _quietly_done(self.inbox, stored.update_id)
             language = self.service.language_for(incoming.client_language)
             await self.deliver(chat.id, [self.renderer.error(language)])
-            return
+            return kind
         finally:
             if spinner is not None:
                 await spinner
@@ -96,6 +108,7 @@ class UpdateHandler:
             if reply.delay:  # slowed down, after the transaction: nothing is held meanwhile
                 await asyncio.sleep(reply.delay)
             await self.deliver(chat.id, self.renderer.render(reply.views, reply.language))
+        return kind
 
     def parse(self, update: Update, chat: Chat) -> Incoming | None:
         user = update.effective_user
@@ -193,6 +206,7 @@ class UpdateHandler:
             try:
                 await send()
             except RetryAfter as error:
+                metrics.rate_limited()
                 delay = error.retry_after
                 seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
                 log.warning("event=reply_rate_limited retry_after=%s", seconds)
@@ -208,6 +222,20 @@ class UpdateHandler:
             else:
                 self.connectivity.succeeded(started)
                 return
+
+
+def _kind(incoming: Incoming) -> str:
+    """What the person did, in one of the metrics' few words (never what they wrote)."""
+    match incoming.event:
+        case Command():
+            return "command"
+        case Text():
+            return "text"
+        case FileSent():
+            return "file"
+        case Edited() | Other():
+            return "other"
+    return "button"  # every other event is a button's meaning (bot.telegram.callbacks)
 
 
 def _message_event(message: Message, bot_username: str) -> Command | Text | FileSent | Other:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Bot
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot import metrics
 from bot.services.inbox import Inbox, StoredUpdate
 from bot.telegram.connectivity import Connectivity
 from bot.telegram.updates import chat_of, without_names
@@ -74,6 +75,8 @@ class Poller:
             except InvalidToken:
                 raise
             except TelegramError as error:
+                if isinstance(error, RetryAfter):
+                    metrics.rate_limited()
                 await self.connectivity.pause(error, stop)
                 continue
             self.connectivity.succeeded(started)

@@ -17,6 +17,7 @@ from telegram import Bot, BotCommandScopeChat
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import metrics
 from bot.i18n import DEFAULT
 from bot.services.outbox import LEASE, Delivery, Outbox, retry_delay
 from bot.telegram.commands import set_chat_commands
@@ -105,6 +106,7 @@ class OutboxSender:
                     delivery.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
                 )
         except RetryAfter as error:
+            metrics.rate_limited()
             wait = error.retry_after
             seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
             await self._retry(delivery, "RetryAfter", float(seconds))

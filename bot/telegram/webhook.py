@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import metrics
 from bot.services.inbox import Inbox, StoredUpdate
 from bot.telegram.updates import chat_of, without_names
 
@@ -82,6 +83,7 @@ class WebhookReceiver:
         # The secret first, before reading anything a stranger sent.
         if not self.secret_matches(request.headers.get(SECRET_HEADER)):
             self.counts.rejected += 1
+            metrics.current().webhook_rejected.inc()
             self._log_rejected()
             return web.Response(status=403)
         data = await _update_in(request)

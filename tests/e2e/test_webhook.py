@@ -255,6 +255,8 @@ async def test_confide_run_in_webhook_mode_never_registers_or_polls(
 ) -> None:
     env, url = webhook_env(tmp_path, database_url, emulator, keyring, mode="polling")
     await webhook_set(env)
+    health = free_port()
+    env = {**env, "CONFIDE_HEALTH_ENABLED": "true", "CONFIDE_HEALTH_PORT": str(health)}
     bot = SubprocessBot(env, tmp_path / "bot.log", args=("run", "--webhook"))
     await bot.start()
     try:
@@ -263,6 +265,9 @@ async def test_confide_run_in_webhook_mode_never_registers_or_polls(
         await ned.next_message(WAIT)
         near_miss = keyring.webhook_secret()[:-1] + "Q"
         assert await post(url, json.dumps(update(5, ned.id)).encode(), near_miss) == 403
+        async with aiohttp.ClientSession() as http:
+            scraped = await (await http.get(f"http://127.0.0.1:{health}/metrics")).text()
+        assert "confide_webhook_requests_rejected_total 1.0" in scraped
         await asyncio.sleep(0.3)
     finally:
         assert await bot.stop() == 0
