@@ -27,7 +27,7 @@ from bot.services import audit
 from bot.services.conversation import ConversationService
 from bot.services.deadlines import DeadlineWatch
 from bot.services.health import Gauges, HealthLine
-from bot.services.inbox import Inbox
+from bot.services.inbox import Inbox, StoredUpdate
 from bot.services.keys import WATCH_SECONDS, KeyWatch, check_keys
 from bot.services.outbox import Outbox
 from bot.services.retention import RetentionWatch
@@ -55,6 +55,8 @@ from bot.telegram.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
+# An update stored this long ago and still not handled lost the process that stored it.
+ORPHANED_AFTER = timedelta(minutes=1)
 ANCHOR_EVERY = timedelta(hours=1)
 STAFFING_EVERY = timedelta(hours=1)  # the warning while no responder is enrolled
 RETENTION_EVERY = timedelta(minutes=10)
@@ -188,6 +190,16 @@ async def serve(
                 await inbox.forget_old_ids()
 
             await resume(inbox, dispatcher.submit)
+
+            async def orphans() -> None:
+                # Updates a replica stored (and had Telegram forget) but did not live to
+                # handle: any replica takes them over, so removing one loses nothing.
+                await resume(inbox, take_over, ORPHANED_AFTER)
+
+            def take_over(chat: int | None, stored: StoredUpdate) -> None:
+                if not dispatcher.holds(chat, stored):  # a slow one of our own: let it be
+                    dispatcher.submit(chat, stored)
+
             if settings.mode == "webhook":
                 # Never setWebhook here: each replica would overwrite the others' (and its
                 # parameters); `confide webhook set` registers it once.
@@ -220,6 +232,7 @@ async def serve(
                 ),
                 periodically("key_watch", min(scan, WATCH_SECONDS), stop, key_watch.tick),
                 periodically("case_view_sweep", scan, stop, janitor.sweep),
+                periodically("inbox_orphans", scan, stop, orphans, first_wait=True),
                 periodically("prune", PRUNE_EVERY.total_seconds(), stop, prune),
                 periodically("retention", RETENTION_EVERY.total_seconds(), stop, retention.run),
                 periodically(

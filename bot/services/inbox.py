@@ -61,10 +61,12 @@ class Inbox:
             log.info("event=update_duplicate count=%d", len(rows) - len(new))
         return [StoredUpdate(i, by_id[i]) for i in by_id if i in new]
 
-    async def unhandled(self) -> list[StoredUpdate]:
-        """What a previous run stored but did not handle, in the order it arrived."""
+    async def unhandled(self, older_than: timedelta | None = None) -> list[StoredUpdate]:
+        """What was stored but not handled (for at least `older_than`, if given): a previous
+        run's, or a replica's that stopped or died before handling it; in arrival order."""
+        before = None if older_than is None else self.clock() - older_than
         async with self.sessions.begin() as session:
-            rows = await table.pending(session)
+            rows = await table.pending(session, before)
         found = []
         for row in rows:
             try:

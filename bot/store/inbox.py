@@ -31,13 +31,18 @@ async def add_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[
     return set((await session.execute(statement)).scalars())
 
 
-async def pending(session: AsyncSession) -> list[InboxUpdate]:
-    """Updates stored but not handled, in the order they arrived."""
+async def pending(
+    session: AsyncSession, received_before: datetime | None = None
+) -> list[InboxUpdate]:
+    """Updates stored but not handled (and received before `received_before`, if given), in
+    the order they arrived."""
     query = (
         select(InboxUpdate)
         .where(InboxUpdate.payload.is_not(None))
         .order_by(InboxUpdate.received_at, InboxUpdate.id)
     )
+    if received_before is not None:
+        query = query.where(InboxUpdate.received_at < received_before)
     return list(await session.scalars(query))
 
 

@@ -22,6 +22,7 @@ class Dispatcher(Generic[Item]):
         self._slots = asyncio.Semaphore(slots)
         self._queues: dict[Hashable, collections.deque[Item]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        self._current: dict[Hashable, Item] = {}  # what each chat's worker is handling
         self.handled = 0  # items handled so far (the health line's count)
 
     def submit(self, chat: Hashable, item: Item) -> None:
@@ -34,6 +35,13 @@ class Dispatcher(Generic[Item]):
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
 
+    def holds(self, chat: Hashable, item: Item) -> bool:
+        """Whether `item` waits in `chat`'s queue or is being handled."""
+        queue = self._queues.get(chat)
+        if queue is None:
+            return False
+        return (chat in self._current and self._current[chat] == item) or item in queue
+
     @property
     def waiting(self) -> int:
         return sum(len(q) for q in self._queues.values())
@@ -43,10 +51,12 @@ class Dispatcher(Generic[Item]):
         try:
             while queue:
                 item = queue.popleft()
+                self._current[chat] = item
                 async with self._slots:
                     await self.handle(item)
                 self.handled += 1
         finally:
+            self._current.pop(chat, None)
             del self._queues[chat]
 
     async def stop(self, grace_seconds: float) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot
@@ -28,9 +29,16 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*Bot\.getUpdates.*", category=PTBUserWarning)
 
 
-async def resume(inbox: Inbox, submit: Callable[[int | None, StoredUpdate], None]) -> int:
-    """Hand over what was stored before and not handled (in either mode); returns how many."""
-    pending = await inbox.unhandled()
+async def resume(
+    inbox: Inbox,
+    submit: Callable[[int | None, StoredUpdate], None],
+    older_than: timedelta | None = None,
+) -> int:
+    """Hand over what was stored before and not handled (in either mode; with `older_than`,
+    only what has waited that long); returns how many. Handing over an update that is being
+    handled after all is safe: its effect and its "handled" mark are one transaction, so the
+    second attempt finds it handled (bot.services.conversation)."""
+    pending = await inbox.unhandled(older_than)
     for stored in pending:
         submit(chat_of(stored.data), stored)
     if pending:
