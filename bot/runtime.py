@@ -152,7 +152,7 @@ async def serve(
                 connectivity=connectivity,
             )
             sender = OutboxSender(
-                Outbox(sessions, keyring),
+                Outbox(sessions, keyring, pace=settings.outbox_pace),
                 bot,
                 renderer,
                 retry_base_seconds=settings.outbox_retry_seconds,
