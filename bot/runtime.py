@@ -166,7 +166,7 @@ async def serve(
             handler = UpdateHandler(service, renderer, bot, inbox, connectivity)
             dispatcher = Dispatcher(handler.handle, settings.concurrent_updates)
             sender = OutboxSender(
-                Outbox(sessions, keyring),
+                Outbox(sessions, keyring, pace=settings.outbox_pace),
                 bot,
                 renderer,
                 retry_base_seconds=settings.outbox_retry_seconds,

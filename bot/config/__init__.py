@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cases.limits import EvidenceLimits, Limits
+from bot.cases.pace import Pace, Rate
 from bot.cases.retention import Retention
 from bot.cases.sla import ServiceLevels
 from bot.config.schema import EXCLUSION_MODES, ConfigError, checked, log_level
@@ -65,6 +66,7 @@ class Settings:
     default_language: str
     log_level: str
     outbox_retry_seconds: float = 2.0
+    outbox_pace: Pace = field(default_factory=Pace)  # Telegram's limits, for all replicas
     invite_hours: float = 24.0
     levels: ServiceLevels = field(default_factory=ServiceLevels)
     deadline_scan_seconds: float = 30.0
@@ -169,6 +171,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if level_env
         else config["logging"]["level"],
         outbox_retry_seconds=float(config["outbox"]["retry_seconds"]),
+        outbox_pace=Pace(
+            Rate(float(config["outbox"]["messages_per_second"]), config["outbox"]["burst"]),
+            Rate(
+                float(config["outbox"]["chat_messages_per_second"]),
+                config["outbox"]["chat_burst"],
+            ),
+        ),
         invite_hours=float(responders["invite_hours"]),
         case_content_hours=float(responders["case_content_hours"]),
         exclusion=intake["exclusion"],

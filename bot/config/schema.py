@@ -97,7 +97,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "limits": {"reports_per_day": _whole(5), "messages_per_hour": _whole(30)},
     "evidence": {"max_file_mb": _number(20), "max_files": _whole(20), "max_total_mb": _number(200)},
     "retention": {"closed_days": _whole(365), "metadata_days": _whole(730)},
-    "outbox": {"retry_seconds": _number(2)},
+    "outbox": {
+        "retry_seconds": _number(2),
+        "messages_per_second": _number(25),
+        "burst": _whole(5),
+        "chat_messages_per_second": _number(1),
+        "chat_burst": _whole(3),
+    },
     "logging": {"level": _choice("INFO", LOG_LEVELS), "health_seconds": _number(60)},
     "health": {
         "enabled": _flag(True),

@@ -16,6 +16,7 @@ bot uploads reaches the user with its bytes (``msg.file_bytes``, ``await alice.d
 """
 
 from .client import AlbumItem, ChatView, Click, GroupChat, UserClient
+from .limits import RateLimits, Send
 from .models import ApiCall, ApiError, BotMessage, Failure, StoredFile, Upload
 from .server import BotApiEmulator
 from .webhook import WebhookDelivery
@@ -30,6 +31,8 @@ __all__ = [
     "Click",
     "Failure",
     "GroupChat",
+    "RateLimits",
+    "Send",
     "StoredFile",
     "Upload",
     "UserClient",

@@ -19,6 +19,7 @@ from aiohttp import web
 from .api import BotApi, WithDescription
 from .client import GroupChat, UserClient
 from .files import DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES, MEBIBYTE
+from .limits import SEND_METHODS, FloodControl, RateLimits, Send
 from .models import JSON, ApiCall, ApiError, ChatState, Failure, StoredFile, Upload
 from .webhook import WebhookDeliverer, WebhookDelivery
 
@@ -103,11 +104,14 @@ class BotApiEmulator(BotApi):
         webhook_extra_urls: Iterable[str] = (),
         webhook_retry_seconds: float = 0.05,
         webhook_timeout_seconds: float = 10.0,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         """``max_download_bytes``: larger files make getFile answer "file is too big";
         ``max_upload_bytes``: a request uploading a larger file is refused with 413. Both
         default to the limits of Telegram's cloud Bot API (20 MB and 50 MB). ``clock``
         (seconds since the epoch) dates messages, so they can follow a demo's clock.
+        ``rate_limits``: answer sends beyond them 429 with retry_after, as Telegram does
+        (off by default; see :meth:`limit_rates`).
 
         While a webhook is set, updates are POSTed to it (see webhook.py), round-robin over
         its URL and ``webhook_extra_urls`` (more replicas behind one name); a failed delivery
@@ -127,6 +131,9 @@ class BotApiEmulator(BotApi):
         self.failures_served = 0
         self.errors: list[tuple[str, JSON, str]] = []  # (method, params, description) of 4xx/5xx
         self.downloads: list[str] = []  # file_ids of files the bot downloaded, in order
+        self.sends: list[Send] = []  # every call of a send method, timed (monotonic)
+        self.flood: FloodControl | None = None
+        self.limit_rates(rate_limits)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._user_ids: set[int] = set()
@@ -216,6 +223,15 @@ class BotApiEmulator(BotApi):
         self.failures.append(failure)
         return failure
 
+    def limit_rates(self, limits: RateLimits | None) -> None:
+        """Enforce Telegram's flood limits from now on (None: no more); counts start anew."""
+        self.flood = None if limits is None else FloodControl(limits)
+
+    @property
+    def rate_refused(self) -> int:
+        """Sends refused with 429 by the rate limits (not by :meth:`fail`)."""
+        return 0 if self.flood is None else self.flood.refused
+
     def clear_failures(self) -> None:
         self.failures.clear()
 
@@ -263,9 +279,14 @@ class BotApiEmulator(BotApi):
             self.errors.append((name, params, "Request Entity Too Large"))
             self.notify()
             return _reply(ApiError(413, "Request Entity Too Large").payload(), 413)
+        response: web.StreamResponse | None = None
         try:
-            return await self._dispatch(request, call, handler)
+            response = await self._dispatch(request, call, handler)
+            return response
         finally:
+            if name.lower() in SEND_METHODS:
+                status = 500 if response is None else response.status
+                self.sends.append(Send(time.monotonic(), name, params.get("chat_id"), status))
             self.notify()  # wake wait_until() watchers of emu.calls
 
     async def _dispatch(
@@ -282,6 +303,10 @@ class BotApiEmulator(BotApi):
                 return web.Response(status=500)  # unsendable: the connection is gone
             body, status = self._failure_body(failure)
             return _reply(body, status)
+        if self.flood is not None and call.method.lower() in SEND_METHODS:
+            wait = self.flood.retry_after(call.params.get("chat_id"))
+            if wait is not None:
+                return _reply(*self._failure_body(Failure(call.method, 429, 0, wait)))
         try:
             result = handler(call.params)
             if inspect.isawaitable(result):

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import metrics
+from bot.cases import pace as pacing
+from bot.cases.pace import Pace
 from bot.crypto import CryptoError, Keyring
 from bot.services import people
 from bot.services.protocol import CaseButton, ResponderButton
@@ -112,6 +115,17 @@ class Delivery:
     chat_id: int
     notification: Notification
     attempts: int
+    recipient: uuid.UUID | None = None  # whose pace it counts against (bot.cases.pace)
+    send_at: datetime | None = None  # not before, by the pace clock; None: at once
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a sender took, and when (pace clock) leasing again could bring more: set when
+    messages are due but held back by a limit, None when it need not look before woken."""
+
+    deliveries: list[Delivery]
+    retry_at: datetime | None = None
 
 
 def take_it_on(case: Case) -> tuple[NoticeButton, ...]:
@@ -194,27 +208,96 @@ def to_reporter(
     session.add(row)
 
 
+def _real_time() -> datetime:
+    return datetime.now(UTC)
+
+
 class Outbox:
-    def __init__(self, sessions: Sessions, keyring: Keyring) -> None:
+    """`pace`: Telegram's limits, kept together by every sender sharing the database; None
+    sends as fast as it can (for tests of other things). Pacing runs on `pace_clock`, real
+    time: Telegram counts real seconds, whatever the bot's clock says (a demo skips days)."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        keyring: Keyring,
+        *,
+        pace: Pace | None = None,
+        pace_clock: Callable[[], datetime] = _real_time,
+    ) -> None:
         self.sessions = sessions
         self.keyring = keyring
+        self.pace = pace
+        self.pace_clock = pace_clock
 
     async def lease_due(self, now: datetime) -> list[Delivery]:
-        """Take up to a batch of due messages for LEASE; several senders never take the same
-        row (row locks on PostgreSQL with SKIP LOCKED; SQLite has a single writer). Messages
-        that can no longer be opened (their case was shredded, or the row was forged) are
-        deleted here, unsent."""
+        return (await self.lease(now)).deliveries
+
+    async def lease(self, now: datetime) -> Lease:
+        """Take up to a batch of due messages for LEASE, most urgent first; several senders
+        never take the same row (row locks on PostgreSQL with SKIP LOCKED; SQLite has a
+        single writer). With a pace, only as many as the limits allow within its lookahead,
+        each with the time it may be sent. Messages that can no longer be opened (their
+        case was shredded, or the row was forged) are deleted here, unsent."""
         async with self.sessions.begin() as session:
-            deliveries = []
-            for row in await queue.lease_due(session, now, now + LEASE, BATCH):
-                row.attempts += 1
-                opened = await self._open(session, row)
-                if opened is None:
-                    await session.delete(row)
-                    continue
-                chat_id, notification = opened
-                deliveries.append(Delivery(row.id, chat_id, notification, row.attempts))
+            if self.pace is None:
+                rows = await queue.lease_due(session, now, now + LEASE, BATCH)
+                return Lease(await self._opened(session, [(row, None) for row in rows]))
+            return await self._paced(session, self.pace, now)
+
+    async def _paced(self, session: Session, pace: Pace, now: datetime) -> Lease:
+        moment = self.pace_clock()
+        bot_tat = await queue.lock_pace(session, moment)  # replicas wait here for their turn
+        ready = pace.bot.earliest(bot_tat, moment)
+        if ready > moment + pace.lookahead:  # a 429 holds the whole bot back
+            return Lease([], ready)
+        # Rows whose recipient cannot send within the lookahead are not even read.
+        held_after = moment + pace.lookahead + pace.chat.tolerance
+        found = await queue.due_with_pace(session, now, held_after, BATCH * 3)
+        plan = pacing.plan(pace, moment, bot_tat, [(who, tat) for _, who, tat in found], BATCH)
+        chosen = [(found[index][0], at) for index, at in plan.slots]
+        queue.take([row for row, _ in chosen], now + LEASE)
+        tats = {who: tat for who, tat in plan.chat_tats.items() if who is not None}
+        if plan.bot_tat is not None:
+            tats[queue.BOT] = plan.bot_tat
+        await queue.save_pace(session, tats)
+        retry_at = plan.retry_at
+        if not found:
+            held = await queue.held_until(session, now)
+            retry_at = None if held is None else pace.chat.earliest(held, moment)
+        return Lease(await self._opened(session, chosen), retry_at)
+
+    async def _opened(
+        self, session: Session, rows: Sequence[tuple[OutboxMessage, datetime | None]]
+    ) -> list[Delivery]:
+        deliveries = []
+        for row, send_at in rows:
+            row.attempts += 1
+            opened = await self._open(session, row)
+            if opened is None:
+                await session.delete(row)
+                continue
+            chat_id, notification = opened
+            recipient = row.responder_id if row.audience == "responder" else row.case_id
+            deliveries.append(
+                Delivery(row.id, chat_id, notification, row.attempts, recipient, send_at)
+            )
         return deliveries
+
+    async def hold(self, delivery: Delivery, seconds: float) -> None:
+        """Telegram said "retry after": neither that chat nor the whole bot (every replica)
+        sends before then. Telegram does not say which limit was hit, so both wait."""
+        if self.pace is None:
+            return
+        async with self.sessions.begin() as session:
+            moment = self.pace_clock()
+            until = moment + timedelta(seconds=seconds)
+            bot_tat = await queue.lock_pace(session, moment)
+            tats = {queue.BOT: self.pace.bot.held(bot_tat, until)}
+            if delivery.recipient is not None:
+                chat_tat = await queue.pace_of(session, delivery.recipient)
+                tats[delivery.recipient] = self.pace.chat.held(chat_tat, until)
+            await queue.save_pace(session, tats)
 
     async def _open(self, session: Session, row: OutboxMessage) -> tuple[int, Notification] | None:
         try:

