@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from bot.cases.lifecycle import OPEN_STATES
 from bot.services import access, audit, people
 from bot.services.protocol import (
     AuditLine,
-    QueueItem,
     Say,
     ShowAudit,
-    ShowQueue,
     ShowResponders,
     View,
 )
 from bot.services.turn import Turn
-from bot.store import queries
 from bot.store.models import Case, Responder
 
 log = logging.getLogger(__name__)
@@ -30,7 +26,7 @@ async def command(turn: Turn, me: Responder, name: str, argument: str) -> list[V
         return [ShowResponders(tuple((p.display_name, p.role, p.active) for p in staff))]
     if name == "revoke":
         return await _revoke(turn, me, argument)
-    return [await _overdue(turn, me)]
+    return [Say("unknown_command")]  # /overdue is a list: bot.services.listing
 
 
 async def _revoke(turn: Turn, me: Responder, name: str) -> list[View]:
@@ -45,36 +41,6 @@ async def _revoke(turn: Turn, me: Responder, name: str) -> list[View]:
     await access.revoke(turn.session, turn.keyring, found, access.Actor.of(me), turn.now)
     turn.notified = True
     return [Say("revoked", {"name": found.display_name})]
-
-
-async def _overdue(turn: Turn, me: Responder) -> ShowQueue:
-    """Open cases past a deadline: escalated, or due and not yet scanned."""
-    now = turn.now
-    names = await people.names(turn.session, turn.keyring)
-    late = [
-        c
-        for c in await queries.open_cases(turn.session, [s.value for s in OPEN_STATES])
-        if (
-            c.escalated_at is not None
-            or any(t is not None and t <= now for t in (c.claim_due_at, c.reply_due_at))
-        )
-        and not turn.vault.hidden_from(c, me)  # an excluded admin sees nothing of it
-    ]
-    return ShowQueue(
-        "overdue",
-        tuple(
-            QueueItem(
-                c.short_id,
-                now - c.submitted_at,
-                c.status,
-                c.urgent,
-                names.get(c.claimed_by) if c.claimed_by else None,
-            )
-            for c in late
-        ),
-        1,
-        1,
-    )
 
 
 async def audit_trail(turn: Turn, case: Case) -> list[View]:

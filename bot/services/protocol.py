@@ -239,10 +239,15 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class ShowQueue:
-    kind: str  # "queue" or "mine"
+    """A page of a list of cases. There is no page count: what a responder may see of a
+    case is sealed in it, and counting would mean opening every one (bot.services.listing).
+    `previous` and `next` are what those buttons carry; None: no such page."""
+
+    kind: str  # "queue", "mine" or "overdue"
     items: tuple[QueueItem, ...]
     page: int
-    pages: int
+    previous: str | None = None
+    next: str | None = None
 
 
 @dataclass(frozen=True)
