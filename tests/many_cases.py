@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.ids import new_receipt_code, new_short_id
 from bot.crypto import Keyring, ReporterLink
-from bot.services import people
+from bot.services import audit, people
 from bot.services.cases import CaseVault
+from bot.store import queries
 from bot.store.database import session_factory
 from bot.store.models import Case, Responder
 
@@ -78,3 +79,24 @@ async def seed_cases(
     # Same-minute cases are listed by short id: the order the lists promise.
     order = sorted(range(count), key=lambda i: (i // 3, short_ids[i]))
     return [Seeded(short_ids[i], i) for i in order]
+
+
+async def seed_responders(
+    engine: AsyncEngine, keyring: Keyring, names: list[str], now: datetime
+) -> None:
+    """Enrolled responders, made as enrolment makes them (bot.services.people)."""
+    async with session_factory(engine).begin() as session:
+        for i, name in enumerate(names):
+            session.add(people.new_responder(keyring, 900_000 + i, name, "responder", "en", now))
+
+
+async def seed_trail(
+    engine: AsyncEngine, keyring: Keyring, short_id: str, actor: uuid.UUID, entries: int
+) -> None:
+    """`entries` openings of a case by `actor`, recorded as the bot records them."""
+    async with session_factory(engine).begin() as session:
+        case = await queries.case_by_short_id(session, short_id)
+        assert case is not None
+        for i in range(entries):
+            at = case.submitted_at + timedelta(minutes=i)
+            await audit.record(session, keyring, case.id, str(actor), "responder", "open", at)

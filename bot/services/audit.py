@@ -72,6 +72,14 @@ async def trail(session: Session, case_id: uuid.UUID) -> list[AuditEntry]:
     return await log_table.trail(session, case_id)
 
 
+async def trail_page(
+    session: Session, case_id: uuid.UUID, offset: int, limit: int
+) -> tuple[list[AuditEntry], int]:
+    """A page of a case's trail, oldest first, and how long the whole trail is."""
+    entries = await log_table.trail_page(session, case_id, offset, limit)
+    return entries, await log_table.trail_length(session, case_id)
+
+
 @dataclass(frozen=True)
 class Break:
     seq: int

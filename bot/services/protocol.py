@@ -221,6 +221,8 @@ class ShowMyCases:
     """The reporter's linked cases (/status without a code)."""
 
     cases: tuple[CaseSummary, ...]
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -280,11 +282,15 @@ class AuditLine:
 class ShowAudit:
     short_id: str
     lines: tuple[AuditLine, ...]
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)
 class ShowResponders:
     people: tuple[tuple[str, str, bool], ...]  # (display name, role, active)
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)

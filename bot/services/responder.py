@@ -100,7 +100,7 @@ class ResponderTurn:
         if action == "open":
             return await self._open(case)
         if action == "audit":
-            return await admin.audit_trail(self.turn, case)
+            return await admin.audit_trail(self.turn, case, _page(rest))
         if action == "filenames":
             try:
                 return await delivery.original_names(self.turn, case, self.turn.vault.key(case))

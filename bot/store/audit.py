@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import MINUTE, AuditEntry, AuditHead, floor_time
@@ -55,6 +55,18 @@ async def append(
 async def trail(session: AsyncSession, case_id: uuid.UUID) -> list[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
     return list(await session.scalars(query))
+
+
+async def trail_page(
+    session: AsyncSession, case_id: uuid.UUID, offset: int, limit: int
+) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
+    return list(await session.scalars(query.offset(offset).limit(limit)))
+
+
+async def trail_length(session: AsyncSession, case_id: uuid.UUID) -> int:
+    query = select(func.count()).where(AuditEntry.case_id == case_id)
+    return int(await session.scalar(query) or 0)
 
 
 async def head(session: AsyncSession) -> AuditHead:

@@ -161,6 +161,16 @@ async def cases_linked_to(session: AsyncSession, reporter_lookup: bytes) -> list
     return list(await session.scalars(query))
 
 
+async def cases_linked_page(
+    session: AsyncSession, reporter_lookup: bytes, offset: int, limit: int
+) -> tuple[list[Case], int]:
+    """A page of the cases listed for a chat, oldest first, and how many there are."""
+    where = Case.reporter_lookup == reporter_lookup
+    query = select(Case).where(where).order_by(Case.submitted_at, Case.id)
+    rows = list(await session.scalars(query.offset(offset).limit(limit)))
+    return rows, int(await session.scalar(select(func.count()).where(where)) or 0)
+
+
 async def thread_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMessage]:
     query = (
         select(CaseMessage)
@@ -212,6 +222,16 @@ async def responder_by_id(session: AsyncSession, responder_id: uuid.UUID) -> Res
 
 async def responders_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Responder]:
     return list(await session.scalars(select(Responder).where(Responder.id.in_(list(ids)))))
+
+
+async def responders_page(session: AsyncSession, offset: int, limit: int) -> list[Responder]:
+    """Everyone, revoked included, by name: a page of them (the admins' /responders)."""
+    query = select(Responder).order_by(Responder.display_name, Responder.id)
+    return list(await session.scalars(query.offset(offset).limit(limit)))
+
+
+async def responder_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Responder)) or 0)
 
 
 async def responders(session: AsyncSession, active_only: bool = True) -> list[Responder]:
