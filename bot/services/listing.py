@@ -107,19 +107,25 @@ async def page(turn: Turn, me: Responder, kind: str, number: int, cursor: str = 
     if parsed is not None and parsed[0] == "<":
         earlier = await reader.visible(PAGE_SIZE + 1, before=parsed[1])
         if len(earlier) > PAGE_SIZE:
-            shown = earlier[:PAGE_SIZE][::-1]
-            return await _show(turn, kind, max(number, 2), shown, more=True)
+            page_before = earlier[:PAGE_SIZE][::-1]
+            return await _show(turn, kind, max(number, 2), page_before, more=True)
         number, parsed = 1, None  # the start was reached: this is the first page
     if parsed is not None:
         rows = await reader.visible(PAGE_SIZE + 1, after=parsed[1])
         if rows:
             return await _show(turn, kind, number, rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE)
         number = 1  # nothing is left after it (cases were closed meanwhile): start over
-    rows = await reader.visible(number * PAGE_SIZE + 1)
-    last = max(1, -(-min(len(rows), number * PAGE_SIZE) // PAGE_SIZE))
-    number = min(number, last)  # a page past the end shows the last one
-    shown = rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    return await _show(turn, kind, number, shown, more=len(rows) > number * PAGE_SIZE)
+    # From the start, a page at a time, holding one page only; a page past the end shows
+    # the last one.
+    shown: list[Case] = []
+    reached, more, after = 0, True, None
+    while reached < number and more:
+        rows = await reader.visible(PAGE_SIZE + 1, after=after)
+        if not rows:
+            break
+        shown, more, reached = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE, reached + 1
+        after = Position.of(shown[-1])
+    return await _show(turn, kind, max(1, reached), shown, more=more and bool(shown))
 
 
 async def _show(turn: Turn, kind: str, number: int, shown: list[Case], *, more: bool) -> ShowQueue:
