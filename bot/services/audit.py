@@ -27,9 +27,17 @@ from bot.store.session import Session
 OPERATOR = "operator"
 
 
-def _entry_bytes(
-    seq: int, at: datetime, case_id: uuid.UUID | None, actor: str, role: str, action: str
+def link_of(
+    keyring: Keyring,
+    previous: bytes,
+    seq: int,
+    at: datetime,
+    case_id: uuid.UUID | None,
+    actor: str,
+    role: str,
+    action: str,
 ) -> bytes:
+    """An entry's link: a keyed hash of the link before it and the entry."""
     parts = (
         str(seq),
         at.isoformat(timespec="microseconds"),
@@ -38,7 +46,7 @@ def _entry_bytes(
         role,
         action,
     )
-    return "\x1f".join(parts).encode()
+    return keyring.chain_hash(previous, "\x1f".join(parts).encode())
 
 
 async def record(
@@ -54,7 +62,7 @@ async def record(
     at = log_table.entry_time(now)
 
     def make_link(seq: int, previous: bytes) -> tuple[bytes, bytes]:
-        link = keyring.chain_hash(previous, _entry_bytes(seq, at, case_id, actor, role, action))
+        link = link_of(keyring, previous, seq, at, case_id, actor, role, action)
         return link, keyring.audit_head_mac(seq, link)
 
     await log_table.append(session, make_link, at, case_id, actor, role, action)
@@ -62,6 +70,14 @@ async def record(
 
 async def trail(session: Session, case_id: uuid.UUID) -> list[AuditEntry]:
     return await log_table.trail(session, case_id)
+
+
+async def trail_page(
+    session: Session, case_id: uuid.UUID, offset: int, limit: int
+) -> tuple[list[AuditEntry], int]:
+    """A page of a case's trail, oldest first, and how long the whole trail is."""
+    entries = await log_table.trail_page(session, case_id, offset, limit)
+    return entries, await log_table.trail_length(session, case_id)
 
 
 @dataclass(frozen=True)
@@ -114,9 +130,15 @@ async def verify(
         if entry.seq != expected_seq:
             gap = f"entries {expected_seq}..{entry.seq - 1} are missing"
             problems.append(Break(expected_seq, gap))
-        link = keyring.chain_hash(
+        link = link_of(
+            keyring,
             previous,
-            _entry_bytes(entry.seq, entry.at, entry.case_id, entry.actor, entry.role, entry.action),
+            entry.seq,
+            entry.at,
+            entry.case_id,
+            entry.actor,
+            entry.role,
+            entry.action,
         )
         if link != entry.link:
             problems.append(Break(entry.seq, "changed, or not following the entry before"))

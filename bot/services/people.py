@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from bot import metrics
@@ -102,6 +103,17 @@ async def everyone(session: Session, keyring: Keyring) -> list[Responder]:
 async def names(session: Session, keyring: Keyring) -> dict[uuid.UUID, str]:
     """Everyone's display name by id, for case histories."""
     return {p.id: p.display_name for p in await everyone(session, keyring)}
+
+
+async def names_of(
+    session: Session, keyring: Keyring, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The display names of these responders only (a page names a few, not everyone)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await queries.responders_by_ids(session, wanted)
+    return {p.id: p.display_name for p in rows if responder_intact(keyring, p)}
 
 
 async def responder_by_id(

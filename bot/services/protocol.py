@@ -221,6 +221,8 @@ class ShowMyCases:
     """The reporter's linked cases (/status without a code)."""
 
     cases: tuple[CaseSummary, ...]
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -239,10 +241,15 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class ShowQueue:
-    kind: str  # "queue" or "mine"
+    """A page of a list of cases. There is no page count: what a responder may see of a
+    case is sealed in it, and counting would mean opening every one (bot.services.listing).
+    `previous` and `next` are what those buttons carry; None: no such page."""
+
+    kind: str  # "queue", "mine" or "overdue"
     items: tuple[QueueItem, ...]
     page: int
-    pages: int
+    previous: str | None = None
+    next: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,11 +282,15 @@ class AuditLine:
 class ShowAudit:
     short_id: str
     lines: tuple[AuditLine, ...]
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)
 class ShowResponders:
     people: tuple[tuple[str, str, bool], ...]  # (display name, role, active)
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from bot.store import queries
 from bot.store.models import Case
 
 log = logging.getLogger(__name__)
+STATUS_PAGE = 10  # cases on a page of /status
 MAX_MESSAGE = 3500  # UTF-16 units, as Telegram counts: it must fit in the relayed message
 # What a reporter sees of the audit trail: who (by role only) did what, and when.
 TIMELINE_ACTIONS = frozenset(
@@ -84,9 +85,21 @@ class ReporterCases:
         )
         return [c for c in listed if turn.vault.is_reporter_chat(c, turn.incoming.chat_id)]
 
-    async def status(self) -> list[View]:
-        linked = await self.linked_cases()
-        if not linked:
+    async def status(self, page: int = 1) -> list[View]:
+        """The cases linked to this chat, a page at a time (read at the database). A case
+        whose look-up was copied onto it but whose sealed link names another chat is not
+        shown: its page is one shorter, and no case is on two pages."""
+        turn = self.turn
+        lookup = turn.keyring.reporter_lookup(turn.incoming.chat_id)
+        offset = (max(1, page) - 1) * STATUS_PAGE
+        listed, count = await queries.cases_linked_page(turn.session, lookup, offset, STATUS_PAGE)
+        pages = max(1, -(-count // STATUS_PAGE))
+        if page > pages:  # past the end (a case withdrawn and deleted since): the last page
+            page = pages
+            offset = (page - 1) * STATUS_PAGE
+            listed, _ = await queries.cases_linked_page(turn.session, lookup, offset, STATUS_PAGE)
+        linked = [c for c in listed if turn.vault.is_reporter_chat(c, turn.incoming.chat_id)]
+        if not linked and pages == 1:
             return self.ask_receipt()
         vault, session = self.turn.vault, self.turn.session
         summaries = [
@@ -95,7 +108,7 @@ class ReporterCases:
             )
             for c in linked
         ]
-        return [ShowMyCases(tuple(summaries))]
+        return [ShowMyCases(tuple(summaries), page, pages)]
 
     async def check_receipt(self, text: str) -> list[View]:
         turn = self.turn
@@ -164,6 +177,8 @@ class ReporterCases:
         return None
 
     async def button(self, action: str, short_id: str) -> list[View]:
+        if action == "status":  # a page of /status: the argument is its number
+            return await self.status(int(short_id) if short_id.isdigit() else 1)
         case = await self.my_case(short_id)
         if case is None:
             return self.stale()

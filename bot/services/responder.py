@@ -24,7 +24,7 @@ from bot.cases.lifecycle import (
 from bot.cases.sla import Timers, after_claim, after_first_reply, timers_at_submission
 from bot.crypto import CryptoError
 from bot.intake.text import utf16_length, visible
-from bot.services import admin, delivery, people, receiving
+from bot.services import admin, delivery, listing, people, receiving
 from bot.services.cases import CaseDestroyed
 from bot.services.deadlines import pause as pause_timers
 from bot.services.deadlines import resume as resume_timers
@@ -36,12 +36,10 @@ from bot.services.protocol import (
     CaseButton,
     Command,
     FileSent,
-    QueueItem,
     ResponderButton,
     Say,
     ShowCaseFile,
     ShowHelp,
-    ShowQueue,
     Term,
     Text,
     View,
@@ -51,9 +49,8 @@ from bot.store import queries
 from bot.store.models import Case, Responder
 
 log = logging.getLogger(__name__)
-PAGE_SIZE = 8
 MAX_MESSAGE = 3500  # UTF-16 units, as Telegram counts: it must fit in the relayed message
-LISTS = ("queue", "mine")
+LISTS = listing.KINDS  # /queue, /mine and (admins) /overdue
 CASE_ACTS = ("open", "claim", "release", "reply", "note", "state", "audit", "filenames")
 
 
@@ -90,7 +87,8 @@ class ResponderTurn:
         if action in admin.ADMIN_ONLY and self.me.role != "admin":
             return unknown  # a forged button must not reach an admin's power
         if action in LISTS:
-            return [await self._queue(action, _page(case_text))]
+            # A button carries the page number and where the page starts (`2:>...`).
+            return [await listing.page(self.turn, self.me, action, _page(case_text), rest)]
         if action in admin.ADMIN_ONLY and action not in CASE_ACTS:
             return await admin.command(self.turn, self.me, action, f"{case_text} {rest}".strip())
         if action not in CASE_ACTS:
@@ -103,7 +101,7 @@ class ResponderTurn:
         if action == "open":
             return await self._open(case)
         if action == "audit":
-            return await admin.audit_trail(self.turn, case)
+            return await admin.audit_trail(self.turn, case, _page(rest))
         if action == "filenames":
             try:
                 return await delivery.original_names(self.turn, case, self.turn.vault.key(case))
@@ -123,29 +121,6 @@ class ResponderTurn:
         return await self._set_state(case, wanted)
 
     # -- reading ---------------------------------------------------------------------------
-
-    async def _queue(self, kind: str, page: int) -> ShowQueue:
-        session = self.turn.session
-        mine = self.me.id if kind == "mine" else None
-        cases = [
-            c
-            for c in await queries.open_cases(session, [s.value for s in OPEN_STATES], mine)
-            if not self.turn.vault.hidden_from(c, self.me)
-        ]
-        names = await self.names()
-        pages = max(1, -(-len(cases) // PAGE_SIZE))
-        page = min(max(1, page), pages)
-        chunk = cases[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return ShowQueue(kind, tuple(self.item(c, names) for c in chunk), page, pages)
-
-    def item(self, case: Case, names: dict[uuid.UUID, str]) -> QueueItem:
-        return QueueItem(
-            case.short_id,
-            self.turn.now - case.submitted_at,
-            case.status,
-            case.urgent,
-            names.get(case.claimed_by) if case.claimed_by else None,
-        )
 
     async def _open(self, case: Case) -> list[View]:
         session, vault = self.turn.session, self.turn.vault

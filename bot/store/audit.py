@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import MINUTE, AuditEntry, AuditHead, floor_time
@@ -56,25 +57,53 @@ async def trail(session: AsyncSession, case_id: uuid.UUID) -> list[AuditEntry]:
     return list(await session.scalars(query))
 
 
+async def trail_page(
+    session: AsyncSession, case_id: uuid.UUID, offset: int, limit: int
+) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
+    return list(await session.scalars(query.offset(offset).limit(limit)))
+
+
+async def trail_length(session: AsyncSession, case_id: uuid.UUID) -> int:
+    query = select(func.count()).where(AuditEntry.case_id == case_id)
+    return int(await session.scalar(query) or 0)
+
+
 async def head(session: AsyncSession) -> AuditHead:
     return (await session.scalars(select(AuditHead).where(AuditHead.name == HEAD))).one()
 
 
-async def walk(session: AsyncSession) -> AsyncIterator[AuditEntry]:
-    """Every entry in order, a batch at a time, so memory stays flat however long the log."""
+class Entry(NamedTuple):
+    """An entry as `walk` reads it: plain values, not an ORM object (no identity map to
+    fill, a third of the memory, faster)."""
+
+    seq: int
+    at: datetime
+    case_id: uuid.UUID | None
+    actor: str
+    role: str
+    action: str
+    link: bytes
+
+
+async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[Entry]:
+    """Every entry in order, `batch` at a time (keyset on seq), so that memory stays flat
+    however long the log: only one batch is held at once."""
+    columns = (
+        AuditEntry.seq,
+        AuditEntry.at,
+        AuditEntry.case_id,
+        AuditEntry.actor,
+        AuditEntry.role,
+        AuditEntry.action,
+        AuditEntry.link,
+    )
     after = 0
     while True:
-        batch = list(
-            await session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.seq > after)
-                .order_by(AuditEntry.seq)
-                .limit(WALK_BATCH)
-            )
-        )
-        if not batch:
+        query = select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
+        rows = (await session.execute(query.limit(batch))).all()
+        if not rows:
             return
-        for entry in batch:
-            yield entry
-        after = batch[-1].seq
-        session.expunge_all()
+        for row in rows:
+            yield Entry(*row)
+        after = rows[-1].seq

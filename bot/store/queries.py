@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import evidence
@@ -111,9 +111,64 @@ async def open_cases(
     return list(await session.scalars(query))
 
 
+# Where a case stands in a list (the queue, /mine, /overdue): oldest first, the short id
+# breaking ties between cases of the same minute. Lists are read from such a position a
+# batch at a time, so a page costs what it shows, not what the table holds.
+ListPosition = tuple[datetime, str]
+
+
+async def cases_in_order(
+    session: AsyncSession,
+    states: Iterable[str],
+    *,
+    limit: int,
+    claimed_by: uuid.UUID | None = None,
+    late_at: datetime | None = None,
+    after: ListPosition | None = None,
+    before: ListPosition | None = None,
+) -> list[Case]:
+    """Up to `limit` cases in these states, in list order after `after`, or nearest first
+    before `before`. `late_at`: only those escalated or past a deadline at that time."""
+    query = select(Case).where(Case.status.in_(list(states)))
+    if claimed_by is not None:
+        query = query.where(Case.claimed_by == claimed_by)
+    if late_at is not None:
+        query = query.where(
+            or_(
+                Case.escalated_at.is_not(None),
+                Case.claim_due_at <= late_at,
+                Case.reply_due_at <= late_at,
+            )
+        )
+    if after is not None:
+        at, short_id = after
+        query = query.where(
+            or_(Case.submitted_at > at, and_(Case.submitted_at == at, Case.short_id > short_id))
+        )
+    if before is not None:
+        at, short_id = before
+        query = query.where(
+            or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.short_id < short_id))
+        )
+        query = query.order_by(Case.submitted_at.desc(), Case.short_id.desc())
+    else:
+        query = query.order_by(Case.submitted_at, Case.short_id)
+    return list(await session.scalars(query.limit(limit)))
+
+
 async def cases_linked_to(session: AsyncSession, reporter_lookup: bytes) -> list[Case]:
     query = select(Case).where(Case.reporter_lookup == reporter_lookup).order_by(Case.submitted_at)
     return list(await session.scalars(query))
+
+
+async def cases_linked_page(
+    session: AsyncSession, reporter_lookup: bytes, offset: int, limit: int
+) -> tuple[list[Case], int]:
+    """A page of the cases listed for a chat, oldest first, and how many there are."""
+    where = Case.reporter_lookup == reporter_lookup
+    query = select(Case).where(where).order_by(Case.submitted_at, Case.id)
+    rows = list(await session.scalars(query.offset(offset).limit(limit)))
+    return rows, int(await session.scalar(select(func.count()).where(where)) or 0)
 
 
 async def thread_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMessage]:
@@ -163,6 +218,20 @@ async def responder_by_lookup(session: AsyncSession, lookup: bytes) -> Responder
 
 async def responder_by_id(session: AsyncSession, responder_id: uuid.UUID) -> Responder | None:
     return await session.get(Responder, responder_id)
+
+
+async def responders_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Responder]:
+    return list(await session.scalars(select(Responder).where(Responder.id.in_(list(ids)))))
+
+
+async def responders_page(session: AsyncSession, offset: int, limit: int) -> list[Responder]:
+    """Everyone, revoked included, by name: a page of them (the admins' /responders)."""
+    query = select(Responder).order_by(Responder.display_name, Responder.id)
+    return list(await session.scalars(query.offset(offset).limit(limit)))
+
+
+async def responder_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Responder)) or 0)
 
 
 async def responders(session: AsyncSession, active_only: bool = True) -> list[Responder]:

@@ -95,10 +95,19 @@ def case(page: Page, view: ShowCase) -> list[Outgoing]:
 
 def my_cases(page: Page, view: ShowMyCases) -> list[Outgoing]:
     lines = [page.t("my_cases_title")]
+    if view.pages > 1:
+        lines.append(page.t("my_cases_page", page=view.page, pages=view.pages))
     for c in view.cases:
         unread = " · " + page.t("unread", count=c.unread) if c.unread else ""
         lines.append(f"<b>{c.short_id}</b> · {page.t(f'status_{c.status}')}{unread}")
     buttons = widgets.column((c.short_id, callbacks.case("open", c.short_id)) for c in view.cases)
+    nav = []
+    if view.page > 1:
+        nav.append((page.t("btn_prev"), callbacks.case("status", str(view.page - 1))))
+    if view.page < view.pages:
+        nav.append((page.t("btn_next"), callbacks.case("status", str(view.page + 1))))
+    if nav:
+        buttons.append(nav)
     return [Send("\n".join(lines), widgets.keyboard(buttons))]
 
 

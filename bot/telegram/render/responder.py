@@ -16,7 +16,7 @@ from bot.telegram.render.page import Page
 def queue(page: Page, view: ShowQueue) -> list[Outgoing]:
     if not view.items:
         return [Send(page.t(f"{view.kind}_empty"))]
-    lines = [page.t(f"{view.kind}_title", page=view.page, pages=view.pages)]
+    lines = [page.t(f"{view.kind}_title", page=view.page)]
     opens = []
     for item in view.items:
         flags = " ⚠️" if item.urgent else ""
@@ -32,10 +32,10 @@ def queue(page: Page, view: ShowQueue) -> list[Outgoing]:
         opens.append((f"{item.short_id}{flags}", callbacks.responder("open", item.short_id)))
     rows = widgets.column(opens)
     nav = []
-    if view.page > 1:
-        nav.append((page.t("btn_prev"), callbacks.responder(view.kind, str(view.page - 1))))
-    if view.page < view.pages:
-        nav.append((page.t("btn_next"), callbacks.responder(view.kind, str(view.page + 1))))
+    if view.previous is not None:
+        nav.append((page.t("btn_prev"), callbacks.responder(view.kind, view.previous)))
+    if view.next is not None:
+        nav.append((page.t("btn_next"), callbacks.responder(view.kind, view.next)))
     if nav:
         rows.append(nav)
     return [Send("\n".join(lines), widgets.keyboard(rows))]
