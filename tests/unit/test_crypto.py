@@ -523,8 +523,8 @@ def test_verify_wrong_index_key() -> None:
     wrong = Keyring({1: K1}, K2)
     with pytest.raises(KeyConfigError, match="index key in the key file does not match"):
         wrong.verify({1: right.make_kek_check(1)}, right.index_check())
+    check = right.index_check()
     with pytest.raises(KeyConfigError, match="index key"):
-        check = right.index_check()
         right.verify({}, check[:-1] + bytes([check[-1] ^ 1]))  # one bit off, never the same
 
 
