@@ -24,7 +24,8 @@ async def cases_due(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        # NO KEY UPDATE: not skipped for a row that merely has a new outbox message about it.
+        query = query.with_for_update(skip_locked=True, key_share=True)
     return list(await session.scalars(query))
 
 

@@ -24,9 +24,12 @@ Query = TypeVar("Query", bound=Select[Any])
 
 
 def _shared(session: AsyncSession, query: Query) -> Query:
-    """On PostgreSQL, rows another process is working on are skipped, not waited for."""
+    """On PostgreSQL, rows another process is working on are skipped, not waited for. FOR NO
+    KEY UPDATE, not FOR UPDATE: a transaction that adds a row pointing at a case (an outbox
+    message about it) holds a key-share lock on it, which FOR UPDATE would take for "being
+    worked on" and skip until the next run."""
     if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
+        return query.with_for_update(skip_locked=True, key_share=True)
     return query
 
 
