@@ -406,45 +406,40 @@ class _Parser:
         return tuple(choices)
 
     def max_length(self, table: Mapping[str, object], kind: Kind, where: str) -> int | None:
-        if kind is not Kind.TEXT:
-            if "max_length" in table:
-                raise self.fail(
-                    f"{where}.max_length",
-                    f"only text questions take max_length, this is a {kind.value} question",
-                )
-            return None
-        value = table.get("max_length", DEFAULT_MAX_LENGTH)
-        low, high = MAX_LENGTH_RANGE
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(
-                f"{where}.max_length",
-                f"expected an integer from {low} to {high}, got {_describe(value)}",
-            )
-        if not low <= value <= high:
-            raise self.fail(
-                f"{where}.max_length", f"{value} is out of range; expected {low} to {high}"
-            )
-        return value
+        return self.bound(
+            table, "max_length", Kind.TEXT, kind, DEFAULT_MAX_LENGTH, MAX_LENGTH_RANGE, where
+        )
 
     def max_files(self, table: Mapping[str, object], kind: Kind, where: str) -> int | None:
-        if kind is not Kind.FILES:
-            if "max_files" in table:
+        return self.bound(
+            table, "max_files", Kind.FILES, kind, DEFAULT_MAX_FILES, MAX_FILES_RANGE, where
+        )
+
+    def bound(
+        self,
+        table: Mapping[str, object],
+        key: str,
+        takes_it: Kind,
+        kind: Kind,
+        default: int,
+        bounds: tuple[int, int],
+        where: str,
+    ) -> int | None:
+        """An integer setting only one kind of question takes (max_length, max_files)."""
+        if kind is not takes_it:
+            if key in table:
                 raise self.fail(
-                    f"{where}.max_files",
-                    f"only files questions take max_files, this is a {kind.value} question",
+                    f"{where}.{key}",
+                    f"only {takes_it.value} questions take {key}, this is a {kind.value} question",
                 )
             return None
-        value = table.get("max_files", DEFAULT_MAX_FILES)
-        low, high = MAX_FILES_RANGE
+        value = table.get(key, default)
+        low, high = bounds
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(
-                f"{where}.max_files",
-                f"expected an integer from {low} to {high}, got {_describe(value)}",
-            )
+            expected = f"expected an integer from {low} to {high}"
+            raise self.fail(f"{where}.{key}", f"{expected}, got {_describe(value)}")
         if not low <= value <= high:
-            raise self.fail(
-                f"{where}.max_files", f"{value} is out of range; expected {low} to {high}"
-            )
+            raise self.fail(f"{where}.{key}", f"{value} is out of range; expected {low} to {high}")
         return value
 
     def condition(self, value: object, where: str, earlier: Mapping[str, Question]) -> Condition:
