@@ -210,6 +210,14 @@ class UserClient(ChatView):
         username = self._emu.users[self.id].get("username")
         return None if username is None else str(username)
 
+    def set_language(self, language_code: str | None) -> None:
+        """The language their Telegram app says it speaks (``language_code``) from now on,
+        as when someone changes their app's language; None: it says none."""
+        if language_code is None:
+            self._emu.users[self.id].pop("language_code", None)
+        else:
+            self._emu.users[self.id]["language_code"] = language_code
+
     @property
     def callback_answers(self) -> list[JSON]:
         """answerCallbackQuery parameters for this user's queries (text, show_alert, ...)."""

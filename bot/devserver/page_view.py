@@ -144,14 +144,15 @@ def message_json(stored: StoredMessage) -> JSON:
 
 def command_menu(emulator: BotApiEmulator, chat_id: int, language: str) -> list[JSON]:
     """The commands a private chat's menu shows, searched in Telegram's documented order:
-    chat scope, all private chats, default; each for the user's language, then for all."""
+    chat scope, all private chats, default; each for the user's language (an IETF tag such as
+    zh-hans, then its first part: commands are set for two-letter codes), then for all."""
     scopes: list[JSON] = [
         {"type": "chat", "chat_id": chat_id},
         {"type": "all_private_chats"},
         {"type": "default"},
     ]
     for scope in scopes:
-        for lang in dict.fromkeys((language, "")):
+        for lang in dict.fromkeys((language, language.split("-")[0], "")):
             commands = emulator.commands.get((json.dumps(scope, sort_keys=True), lang))
             if commands:
                 return [

@@ -231,6 +231,19 @@ async def test_menu_follows_telegrams_scope_order(demo: Demo) -> None:
     ]
 
 
+async def test_menu_is_in_the_users_language_by_its_first_part(demo: Demo) -> None:
+    await demo.bot.set_my_commands([BotCommand("start", "Start a report")])
+    await demo.bot.set_my_commands([BotCommand("start", "开始举报")], language_code="zh")
+    demo.reporter.set_language("zh-hans")  # what a Simplified Chinese Telegram app sends
+    assert await get_json(demo, f"/api/chats/{demo.reporter.id}/menu") == [
+        {"command": "start", "description": "开始举报"}
+    ]
+    demo.reporter.set_language("fr")  # no French commands: the ones for everybody
+    assert await get_json(demo, f"/api/chats/{demo.reporter.id}/menu") == [
+        {"command": "start", "description": "Start a report"}
+    ]
+
+
 # ------------------------------------------------------------------- what users do
 async def test_send_delivers_a_text_message_to_the_bot(demo: Demo) -> None:
     text = "Hello <script>alert(1)</script> & bye"
