@@ -2,7 +2,9 @@
 (bot.devserver) on 127.0.0.1, with a web page showing a reporter's, a responder's and an
 admin's chats. No token and no network: everything goes over HTTP exactly as with Telegram.
 The bot's clock is the one seam the demo adds (`serve(clock=...)`, which `confide run` never
-passes): "Skip 1 day" moves it, so reminders and escalations can be seen happening."""
+passes): "Skip 1 day" moves it, so reminders and escalations can be seen happening.
+A new demo's people say their first words (enrolling, /start) once the page has said which
+language they speak, so that the bot greets them, and remembers the staff, in it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,11 +84,15 @@ class DemoClock:
 
 
 class Controls:
-    """The page's clock and database panel (bot.devserver.web.Controls)."""
+    """The page's clock, database panel and language (bot.devserver.web.Controls)."""
 
-    def __init__(self, clock: DemoClock, database_url: str) -> None:
+    def __init__(
+        self, clock: DemoClock, database_url: str, welcome: Callable[[], Awaitable[None]]
+    ) -> None:
         self.clock = clock
         self.engine = create_engine(database_url)
+        self.welcome = welcome
+        self.welcoming = asyncio.Lock()  # two pages opened at once welcome them once
 
     def now(self) -> datetime:
         return self.clock()
@@ -96,6 +103,11 @@ class Controls:
 
     async def database(self) -> list[dict[str, Any]]:
         return [asdict(table) for table in await raw_rows(self.engine)]
+
+    async def language_chosen(self, language_code: str) -> None:
+        async with self.welcoming:
+            if not self.clock.saved.enrolled:
+                await self.welcome()
 
 
 def demo(port: int, keep: str | None) -> int:
@@ -122,7 +134,12 @@ async def _demo(folder: Path, port: int) -> int:
         env["CONFIDE_TELEGRAM_BASE_FILE_URL"] = emu.base_file_url
         settings = load_settings(env)
         people = [_person(emu, saved, role, name) for role, name in CAST]
-        controls = Controls(clock, settings.database_url)
+        saved.save(folder)  # their ids, before anyone writes to the bot
+
+        async def welcome() -> None:
+            await _welcome(emu, settings.database_url, people, saved, folder)
+
+        controls = Controls(clock, settings.database_url, welcome)
         runner = web.AppRunner(page_app(emu, people, controls), access_log=None)  # ids in URLs
         await runner.setup()
         try:
@@ -141,7 +158,6 @@ async def _demo(folder: Path, port: int) -> int:
         bot = asyncio.create_task(serve(settings, stop, ready, clock=clock))
         try:
             await _started(bot, ready)
-            await _welcome(emu, settings.database_url, people, saved, folder)
             print(
                 f"Confide demo: open http://127.0.0.1:{port}/ to see a reporter, a responder "
                 "and an admin use the real bot through a local copy of Telegram (no network, "
@@ -201,8 +217,8 @@ async def _started(bot: asyncio.Task[None], ready: asyncio.Event) -> None:
 async def _welcome(
     emu: BotApiEmulator, database_url: str, people: list[Person], saved: Saved, folder: Path
 ) -> None:
-    """On a new demo: the responder and the admin enrol with one-time codes, as people do,
-    and the reporter has pressed Start."""
+    """On a new demo, in the language the page chose for them: the responder and the admin
+    enrol with one-time codes, as people do, and the reporter presses Start."""
     if not saved.enrolled:
         keyring = load_keyring(load_settings(_environment(folder)))
         engine = create_engine(database_url)
@@ -215,7 +231,7 @@ async def _welcome(
         reporter = next(p.user for p in people if p.role == "reporter")
         await reporter.send("/start")
         saved.enrolled = True
-    saved.save(folder)
+        saved.save(folder)
 
 
 async def _enrol(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +32,11 @@ ASSETS = {
     "index.html": "text/html",
     "app.js": "text/javascript",
     "style.css": "text/css",
+    "strings.json": "application/json",  # the page's own words, by language
 }
 MAX_TEXT = 4096  # Telegram's limit for one message
+# What a Telegram app sends as language_code: an IETF tag such as "en" or "zh-hans".
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8}){0,3}")
 MAX_FILE_BYTES = 20 * MEBIBYTE  # what a bot can download at most: larger is useless here
 PRESS_ANSWER_WAIT = 3.0  # seconds to wait for answerCallbackQuery, to show its text
 KEEPALIVE_SECONDS = 15.0
@@ -65,6 +69,9 @@ class Controls(Protocol):
     async def skip_day(self) -> None: ...  # moves the bot's and the emulator's clock 1 day on
 
     async def database(self) -> list[dict[str, Any]]: ...  # [{"table", "columns", "rows"}]
+
+    # The page said which language its people's Telegram apps speak (already set on them).
+    async def language_chosen(self, language_code: str) -> None: ...
 
 
 # ------------------------------------------------------------------------- events
@@ -127,7 +134,15 @@ def page_app(
 
     async def list_people(_: web.Request) -> web.Response:
         return web.json_response(
-            [{"user_id": p.user.id, "role": p.role, "name": p.name} for p in people]
+            [
+                {
+                    "user_id": p.user.id,
+                    "role": p.role,
+                    "name": p.name,
+                    "first_name": p.user.first_name,  # the page titles the chat in its language
+                }
+                for p in people
+            ]
         )
 
     async def chat(request: web.Request) -> web.Response:
@@ -241,6 +256,15 @@ def page_app(
             events.streams.discard(queue)
         return response
 
+    async def set_language(request: web.Request) -> web.Response:
+        code = (await json_body(request)).get("language_code")
+        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+            raise web.HTTPBadRequest(text="language_code expected, such as en or zh-hans")
+        for person in people:  # one page, one language: every chat on it speaks it
+            person.user.set_language(code)
+        await controls.language_chosen(code)
+        return web.json_response({"language_code": code})
+
     async def get_clock(_: web.Request) -> web.Response:
         return web.json_response(clock())
 
@@ -274,6 +298,7 @@ def page_app(
     app.router.add_post("/api/chats/{user_id}/press", press)
     app.router.add_post("/api/chats/{user_id}/file", upload)
     app.router.add_get("/api/files/{file_id}", file)
+    app.router.add_post("/api/language", set_language)
     app.router.add_get("/api/events", stream)
     app.router.add_get("/api/clock", get_clock)
     app.router.add_post("/api/clock/skip-day", skip_day)

@@ -1,10 +1,12 @@
 """`confide demo` in a real browser: the command started as a visitor starts it, its page
-driven with Playwright in Debian's Chromium (never a browser downloaded from elsewhere).
-Screenshots of the three chats at the key moments go to artifacts/browser/."""
+driven with Playwright in Debian's Chromium (never a browser downloaded from elsewhere), in
+English and in Chinese. Screenshots of the three chats at the key moments go to
+artifacts/browser/."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +18,8 @@ from demo_run import free_port, running_demo
 from harness import REPO
 from PIL import Image
 from playwright.async_api import Browser, FilePayload, Locator, Page, async_playwright, expect
+
+from bot.devserver.web import STATIC
 
 CHROMIUM = os.environ.get("CONFIDE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CONFIDE_ARTIFACTS", REPO / "artifacts")) / "browser"
@@ -178,7 +182,7 @@ async def case_id(chat: Chat) -> str:
 async def test_a_report_is_filed_claimed_answered_and_not_ignored(
     demo: str, browser: Browser
 ) -> None:
-    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    page = await browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-GB")
     await page.goto(demo)
     reporter, responder, admin = (Chat(page, role) for role in ("reporter", "responder", "admin"))
     await responder.shows("Welcome, Dan")
@@ -234,7 +238,7 @@ async def test_a_report_is_filed_claimed_answered_and_not_ignored(
 
 
 async def test_the_page_works_at_phone_width_and_by_keyboard(demo: str, browser: Browser) -> None:
-    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="en-GB")
     await page.goto(demo)
     reporter = Chat(page, "reporter")
     await reporter.shows("Make a report")
@@ -271,3 +275,93 @@ async def test_the_page_works_at_phone_width_and_by_keyboard(demo: str, browser:
     await page.keyboard.press("Enter")
     await reporter.shows("What I can do")
     await screenshot(page, "8-phone-width")
+
+
+# The page's own words, as app.js shows them: what an English page would say, where a
+# Chinese one must not (names, codes and numbers aside, as test_page_strings checks).
+STRINGS: dict[str, dict[str, str]] = json.loads(
+    (STATIC / "strings.json").read_text(encoding="utf-8")
+)
+CHROME_TEXT = """() => {
+  const words = [document.title];
+  const outside = (node) => !node.closest('[data-testid="messages"], .menu-popup');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (outside(node.parentElement) && node.parentElement.closest("[hidden]") === null) {
+      words.push(node.textContent);
+    }
+  }
+  for (const node of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
+    if (!outside(node)) continue;
+    for (const name of ["aria-label", "placeholder", "title"]) {
+      if (node.hasAttribute(name)) words.push(node.getAttribute(name));
+    }
+  }
+  return words.join("\\n");
+}"""
+
+
+def english_left_in(chrome: str) -> list[str]:
+    """The English page's words (each piece between placeholders) found in `chrome`."""
+    found = []
+    for key, text in STRINGS["en"].items():
+        if key.startswith("meta.") or text == STRINGS["zh-Hans"][key]:
+            continue
+        for piece in re.split(r"\{\w+\}", text):
+            if len(piece.strip(" ():…")) >= 3 and piece in chrome:
+                found.append(f"{key}: {piece!r}")
+    return found
+
+
+async def test_a_chinese_browser_gets_the_page_and_the_bot_in_chinese_and_can_switch(
+    demo: str, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(demo)
+    reporter, responder, admin = (Chat(page, role) for role in ("reporter", "responder", "admin"))
+    # The page's first visit chose Chinese: the staff enrol in it, the reporter is greeted in it.
+    await responder.shows("欢迎，Dan")
+    await admin.shows("欢迎，Ada")
+    await reporter.shows("开始举报")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    await expect(page).to_have_title("Confide 演示")
+    await expect(page.get_by_test_id("skip-day")).to_have_text("快进 1 天")
+    await expect(page.get_by_test_id("database-toggle")).to_have_text("查看数据库里存了什么")
+    await expect(reporter.section.locator("h2")).to_have_text("Rea（举报人）")
+    await expect(reporter.section.get_by_test_id("composer")).to_have_attribute(
+        "placeholder", "消息"
+    )
+    await expect(page.get_by_test_id("language-zh-Hans")).to_have_attribute("aria-pressed", "true")
+    chrome = await page.evaluate(CHROME_TEXT)
+    assert not english_left_in(chrome), english_left_in(chrome)
+
+    await reporter.say("/start")
+    await expect(reporter.last_bot_message()).to_contain_text("安全地举报", timeout=WAIT_MS)
+    await reporter.section.get_by_test_id("menu").click()  # the bot's menu, in Chinese too
+    await expect(reporter.section.locator(".menu-popup")).to_contain_text("开始举报或继续填写")
+    await screenshot(page, "9-chinese")
+
+    # The switch, in the corner: the page and the bot's next answers are English ...
+    await page.get_by_test_id("language-en").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_test_id("skip-day")).to_have_text("Skip 1 day")
+    await expect(reporter.section.locator("h2")).to_have_text("Rea (reporter)")
+    await expect(page.get_by_test_id("language-en")).to_have_attribute("aria-pressed", "true")
+    await expect(page.get_by_test_id("language-en")).to_be_focused()
+    await reporter.shows("开始举报")  # what was said stays said
+    await reporter.say("/start")
+    await expect(reporter.last_bot_message()).to_contain_text(
+        "a safe way to report", timeout=WAIT_MS
+    )
+    await screenshot(page, "10-switched-to-english")
+
+    # ... and stay so: the choice is remembered over the browser's language.
+    await page.reload()
+    await expect(page.get_by_test_id("skip-day")).to_have_text("Skip 1 day")
+    await expect(page).to_have_title("Confide demo")
+    await responder.say("/help")
+    await expect(responder.last_bot_message()).to_contain_text("queue", timeout=WAIT_MS)
+    assert not re.search("[\u4e00-\u9fff]", await responder.last_bot_message().inner_text())
+    await context.close()

@@ -45,6 +45,7 @@ class FixedControls:
 
     moment: datetime = START
     skipped: list[datetime] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.moment
@@ -55,6 +56,9 @@ class FixedControls:
 
     async def database(self) -> list[dict[str, Any]]:
         return TABLES
+
+    async def language_chosen(self, language_code: str) -> None:
+        self.languages.append(language_code)
 
 
 @dataclass
@@ -134,11 +138,17 @@ async def test_page_and_assets_are_served_with_their_types(demo: Demo) -> None:
         assert response.status == 200 and response.content_type == "text/html"
         page = await response.text()
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-    assert '<html lang="en">' in page
-    assert "Nothing leaves this computer." in page
-    for hook in ("clock", "skip-day", "database-toggle", "database"):
+    assert '<html lang="en">' in page  # until the page has chosen its language
+    assert 'data-i18n="page.intro"' in page  # its words come from strings.json
+    for hook in ("clock", "skip-day", "database-toggle", "database", "language"):
         assert f'data-testid="{hook}"' in page
     assert "http://" not in page and "https://" not in page  # nothing from elsewhere
+    async with demo.http.get("/static/strings.json") as response:
+        assert response.status == 200 and response.content_type == "application/json"
+        assert response.charset == "utf-8"
+        strings = await response.json()
+    assert strings["en"]["page.intro"].endswith("Nothing leaves this computer.")
+    assert strings["zh-Hans"]["page.intro"].endswith("所有数据都不会离开这台电脑。")
     for name, content_type in (("app.js", "text/javascript"), ("style.css", "text/css")):
         async with demo.http.get(f"/static/{name}") as response:
             assert response.status == 200 and response.content_type == content_type
@@ -153,9 +163,19 @@ async def test_page_and_assets_are_served_with_their_types(demo: Demo) -> None:
 
 async def test_people_lists_the_three_chats(demo: Demo) -> None:
     assert await get_json(demo, "/api/people") == [
-        {"user_id": demo.reporter.id, "role": "reporter", "name": "Rea (reporter)"},
-        {"user_id": demo.responder.id, "role": "responder", "name": "Rob (responder)"},
-        {"user_id": demo.admin.id, "role": "admin", "name": "Ada (admin)"},
+        {
+            "user_id": demo.reporter.id,
+            "role": "reporter",
+            "name": "Rea (reporter)",
+            "first_name": "Rea",
+        },
+        {
+            "user_id": demo.responder.id,
+            "role": "responder",
+            "name": "Rob (responder)",
+            "first_name": "Rob",
+        },
+        {"user_id": demo.admin.id, "role": "admin", "name": "Ada (admin)", "first_name": "Ada"},
     ]
 
 
@@ -380,6 +400,33 @@ async def test_stopping_ends_open_event_streams(demo: Demo) -> None:
         async with asyncio.timeout(3):  # does not wait for the page to go away
             await demo.runner.cleanup()
         assert demo.emu.chat_listeners == []
+
+
+# -------------------------------------------------------------------------- language
+async def test_the_pages_language_is_every_persons_telegram_language(demo: Demo) -> None:
+    answer = await post_json(demo, "/api/language", {"language_code": "zh-hans"})
+    assert answer == {"language_code": "zh-hans"}
+    assert demo.controls.languages == ["zh-hans"]
+    for user in (demo.reporter, demo.responder, demo.admin):
+        await post_json(demo, f"/api/chats/{user.id}/send", {"text": "/start"})
+    updates = await take_updates(demo.bot)
+    assert [
+        u.message.from_user.language_code for u in updates if u.message and u.message.from_user
+    ] == ["zh-hans"] * 3
+
+    await post_json(demo, "/api/language", {"language_code": "en"})
+    await post_json(demo, f"/api/chats/{demo.admin.id}/send", {"text": "/help"})
+    [update] = await take_updates(demo.bot)
+    assert update.message is not None and update.message.from_user is not None
+    assert update.message.from_user.language_code == "en"
+    assert demo.controls.languages == ["zh-hans", "en"]
+
+
+@pytest.mark.parametrize("body", [{}, {"language_code": "中文"}, {"language_code": 7}, ["en"]])
+async def test_a_language_that_is_no_language_code_is_refused(demo: Demo, body: Any) -> None:
+    await post_json(demo, "/api/language", body, 400)
+    assert demo.controls.languages == []
+    assert demo.reporter.user["language_code"] == "en"
 
 
 # ------------------------------------------------------------------ clock, database

@@ -1,5 +1,6 @@
-"""`confide demo` as a visitor runs it: its page's API over HTTP, `--keep DIR` continuing
-where it was, a port in use answered with one line, and Ctrl+C ending it cleanly."""
+"""`confide demo` as a visitor runs it: its page's API over HTTP, the first words said once
+the page has chosen a language, `--keep DIR` continuing where it was, a port in use answered
+with one line, and Ctrl+C ending it cleanly."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ async def get(url: str) -> Any:
         return await response.json()
 
 
+async def post(url: str, body: Any) -> Any:
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
 async def say_and_read(base: str, user_id: int, text: str) -> str:
     """Send as that person; the bot's next answer's text."""
     before = len((await get(f"{base}/api/chats/{user_id}"))["messages"])
@@ -50,8 +57,14 @@ async def test_keep_continues_with_the_same_people_keys_database_and_clock(
     kept, port = tmp_path / "demo", free_port()
     with running_demo(port, "--keep", str(kept)) as base:
         people = {p["role"]: p["user_id"] for p in await get(f"{base}/api/people")}
+        # Nobody has said anything until the page says which language they speak.
+        for user_id in people.values():
+            assert not (await get(f"{base}/api/chats/{user_id}"))["messages"]
+        await post(f"{base}/api/language", {"language_code": "en"})
         admin_chat = (await get(f"{base}/api/chats/{people['admin']}"))["messages"]
         assert any("Welcome, Ada" in m["text"] for m in admin_chat)
+        reporter_chat = (await get(f"{base}/api/chats/{people['reporter']}"))["messages"]
+        assert [m["text"] for m in reporter_chat if m["from"] == "user"] == ["/start"]
         assert "open cases" in (await say_and_read(base, people["admin"], "/queue")).lower()
         async with aiohttp.ClientSession() as http:
             await http.post(f"{base}/api/clock/skip-day")
@@ -63,6 +76,7 @@ async def test_keep_continues_with_the_same_people_keys_database_and_clock(
         again = {p["role"]: p["user_id"] for p in await get(f"{base}/api/people")}
         assert again == people
         # Enrolled once: no new codes, and the admin is still an admin to the bot.
+        await post(f"{base}/api/language", {"language_code": "en"})
         assert not (await get(f"{base}/api/chats/{people['admin']}"))["messages"]
         assert "open cases" in (await say_and_read(base, people["admin"], "/queue")).lower()
         assert (await get(f"{base}/api/clock"))["now"][:10] == moved[:10]

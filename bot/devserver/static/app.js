@@ -1,12 +1,56 @@
 // The demo page: three simulated Telegram users' chats with the bot, kept live by
 // server-sent events. All text goes in with textContent; the one exception is a message's
 // "html", which the server builds from Telegram's entities with every character escaped.
+// Every word of the page's own is in strings.json, by language: t("key") here,
+// data-i18n="key" (text) and data-i18n-aria-label="key" in index.html.
 "use strict";
 
 (() => {
   const MAX_CELL = 48; // database values longer than this are shortened
+  const MAX_TEXT = 4096; // as web.py: Telegram's limit for one message
+  const MAX_FILE_MB = 20; // as web.py: what a bot can download at most
+  const LANGUAGE_KEY = "confide-demo-language"; // localStorage: the language last chosen
   const chats = new Map(); // user_id -> Chat
   const status = document.getElementById("status");
+  let tables = {}; // language -> {key: text}, from strings.json
+  let language = "en";
+
+  // ------------------------------------------------------------------ words
+  function t(key, params = {}) {
+    const text = tables[language]?.[key] ?? tables.en?.[key] ?? key;
+    return text.replace(/\{(\w+)\}/g,
+      (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+
+  function remembered() {
+    try { return localStorage.getItem(LANGUAGE_KEY); } catch { return null; } // storage off
+  }
+
+  function remember(code) {
+    try { localStorage.setItem(LANGUAGE_KEY, code); } catch { /* then for this visit only */ }
+  }
+
+  // The language chosen with the switch; else the browser's first one the page speaks, by
+  // its first part (so any Chinese is Simplified Chinese); else English.
+  function chooseLanguage() {
+    const saved = remembered();
+    if (saved && tables[saved]) return saved;
+    for (const tag of navigator.languages || [navigator.language]) {
+      const base = String(tag).toLowerCase().split("-")[0];
+      const found = Object.keys(tables).find((code) => code.toLowerCase().split("-")[0] === base);
+      if (found) return found;
+    }
+    return "en";
+  }
+
+  // Each key written out in full: tests/devserver/test_page_strings.py finds them here.
+  const ROLE_KEYS = {
+    reporter: { tab: "tab.reporter", word: "role.reporter" },
+    responder: { tab: "tab.responder", word: "role.responder" },
+    admin: { tab: "tab.admin", word: "role.admin" },
+  };
+  const roleTab = (role) => (ROLE_KEYS[role] ? t(ROLE_KEYS[role].tab) : role);
+  const roleWord = (role) => (ROLE_KEYS[role] ? t(ROLE_KEYS[role].word) : role);
 
   // ------------------------------------------------------------------ helpers
   function el(tag, attrs = {}, ...children) {
@@ -22,13 +66,30 @@
     return node;
   }
 
+  // A failed call carries its HTTP status (0: no answer at all); reason() words it.
   async function api(path, options = {}) {
-    const response = await fetch(path, options);
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (error) {
+      throw Object.assign(new Error(error.message), { status: 0 });
+    }
     if (!response.ok) {
-      const detail = (await response.text()) || response.statusText;
-      throw new Error(detail);
+      throw Object.assign(new Error(response.statusText), { status: response.status });
     }
     return response.json();
+  }
+
+  // Why something failed, in the page's words (the server's own are for developers).
+  function reason(error) {
+    switch (error.status) {
+      case 0: return t("reason.offline");
+      case 404: return t("reason.gone");
+      case 409: return t("reason.buttonGone");
+      case 413: return t("reason.tooLarge", { size: `${MAX_FILE_MB} MB` });
+      case undefined: return error.message; // a fault of the page itself
+      default: return t("reason.refused", { status: error.status });
+    }
   }
 
   function postJson(path, body) {
@@ -42,8 +103,6 @@
   function say(text) {
     status.textContent = text;
   }
-
-  const capitalise = (word) => word.charAt(0).toUpperCase() + word.slice(1);
 
   // Icons are drawn here, not emoji: a machine without an emoji font would show boxes.
   const ICONS = {
@@ -68,7 +127,7 @@
   }
 
   function shortDate(iso) {
-    return new Date(iso).toLocaleString("en-GB", {
+    return new Date(iso).toLocaleString(t("meta.locale"), {
       day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "UTC",
     });
   }
@@ -89,7 +148,7 @@
       try {
         do { again = false; await load(); } while (again);
       } catch (error) {
-        say(`Could not refresh: ${error.message}`);
+        say(t("error.refresh", { reason: reason(error) }));
       } finally {
         running = false;
       }
@@ -105,50 +164,52 @@
       this.refresh = coalesced(() => this.load());
       const id = `chat-${person.role}`;
       this.menuId = `${id}-menu`;
-      const label = `${capitalise(person.role)} chat`;
+      const title = t("chat.title", { name: person.first_name, role: roleWord(person.role) });
 
       this.list = el("ol", {
         class: "messages", "data-testid": "messages", "aria-live": "polite",
-        "aria-label": `Messages with the bot, as ${person.name}`, tabindex: 0,
+        "aria-label": t("chat.messages", { name: title }), tabindex: 0,
       });
-      this.empty = el("p", { class: "empty" },
-        "No messages yet. Send /start, or pick a command from the / menu.");
+      this.empty = el("p", { class: "empty" }, t("chat.empty"));
       this.notice = el("p", { class: "notice", role: "status" });
       this.replyKeyboard = el("div", {
-        class: "reply-keyboard", role: "group", "aria-label": "Reply keyboard", hidden: true,
+        class: "reply-keyboard", role: "group", "aria-label": t("chat.replyKeyboard"),
+        hidden: true,
       });
       this.menu = el("div", {
-        class: "menu-popup", id: this.menuId, role: "group", "aria-label": "Bot commands",
+        class: "menu-popup", id: this.menuId, role: "group", "aria-label": t("chat.commands"),
         hidden: true,
       });
       this.menuButton = el("button", {
-        type: "button", class: "icon", "data-testid": "menu", "aria-label": "Bot commands menu",
-        "aria-expanded": "false", "aria-controls": this.menuId,
+        type: "button", class: "icon", "data-testid": "menu",
+        "aria-label": t("chat.commandsMenu"), "aria-expanded": "false",
+        "aria-controls": this.menuId,
       }, "/");
       this.file = el("input", {
         type: "file", class: "visually-hidden", "data-testid": "file",
       });
       this.composer = el("textarea", {
-        id: `${id}-composer`, rows: 1, "data-testid": "composer", placeholder: "Message",
-        autocomplete: "off",
+        id: `${id}-composer`, rows: 1, "data-testid": "composer",
+        placeholder: t("chat.placeholder"), autocomplete: "off",
       });
-      this.sendButton = el("button", { type: "submit", "data-testid": "send" }, "Send");
+      this.sendButton = el("button", { type: "submit", "data-testid": "send" }, t("chat.send"));
       const form = el("form", { class: "composer" },
         this.menuButton,
-        el("label", { class: "attach icon", title: "Attach a file" },
+        el("label", { class: "attach icon", title: t("chat.attach") },
           this.file,
           icon("clip"),
-          el("span", { class: "visually-hidden" }, "Attach a file")),
+          el("span", { class: "visually-hidden" }, t("chat.attach"))),
         el("label", { class: "visually-hidden", for: `${id}-composer` },
-          `Message to the bot, as ${person.name}`),
+          t("chat.composer", { name: title })),
         this.composer,
         this.sendButton);
 
       this.section = el("section", {
-        class: "chat", id, "data-role": person.role, "aria-label": label,
+        class: "chat", id, "data-role": person.role,
+        "aria-label": t("chat.label", { role: roleTab(person.role) }),
       },
       el("header", { class: "chat-head" },
-        el("h2", {}, person.name)),
+        el("h2", {}, title)),
       this.list, this.empty, this.notice, this.replyKeyboard, this.menu, form);
 
       this.list.addEventListener("scroll", () => { this.pinned = this.nearBottom(80); });
@@ -242,17 +303,18 @@
     messageNode(message) {
       const fromBot = message.from === "bot";
       const bubble = el("div", { class: "bubble" },
-        el("span", { class: "visually-hidden" }, fromBot ? "Bot: " : "You: "));
+        el("span", { class: "visually-hidden" },
+          t(fromBot ? "message.fromBot" : "message.fromYou")));
       if (message.file) bubble.append(this.fileNode(message.file));
       if (message.html) {
         const text = el("div", { class: "text" });
         text.innerHTML = message.html; // escaped by the server (web.entities_to_html)
         bubble.append(text);
       } else if (!message.file) {
-        bubble.append(el("div", { class: "text muted" }, `(${message.kind})`));
+        bubble.append(el("div", { class: "text muted" }, t("message.noText")));
       }
       bubble.append(el("div", { class: "meta" },
-        message.edited ? el("span", { class: "edited" }, "edited") : null,
+        message.edited ? el("span", { class: "edited" }, t("message.edited")) : null,
         el("time", { datetime: message.date }, shortDate(message.date))));
       const node = el("li", {
         class: `message from-${message.from}`, "data-testid": "message",
@@ -264,11 +326,13 @@
 
     fileNode(file) {
       if (file.kind === "photo" && file.thumbnail_url) {
-        const image = el("img", { src: file.thumbnail_url, alt: "Photo", loading: "lazy" });
+        const image = el("img", {
+          src: file.thumbnail_url, alt: t("message.photo"), loading: "lazy",
+        });
         image.addEventListener("load", () => { if (this.pinned) this.scrollToEnd(); });
         return el("a", {
           class: "photo", href: file.url, target: "_blank", rel: "noopener",
-          "aria-label": `Photo, ${fileSize(file.size)}: open in a new tab`,
+          "aria-label": t("message.openPhoto", { size: fileSize(file.size) }),
         }, image);
       }
       const name = file.name || file.kind;
@@ -279,7 +343,9 @@
     }
 
     keyboardNode(message) {
-      const keyboard = el("div", { class: "keyboard", role: "group", "aria-label": "Buttons" });
+      const keyboard = el("div", {
+        class: "keyboard", role: "group", "aria-label": t("message.buttons"),
+      });
       for (const row of message.buttons) {
         const line = el("div", { class: "row" });
         for (const button of row) {
@@ -321,11 +387,15 @@
     // ------------------------------------------------------------- actions
     async send(text) {
       this.tell("");
+      if ([...text].length > MAX_TEXT) {
+        this.tell(t("error.notSent", { reason: t("reason.tooLong", { count: MAX_TEXT }) }));
+        return false;
+      }
       try {
         await postJson(`/api/chats/${this.id}/send`, { text });
         return true;
       } catch (error) {
-        this.tell(`Not sent: ${error.message}`);
+        this.tell(t("error.notSent", { reason: reason(error) }));
         return false;
       }
     }
@@ -350,7 +420,7 @@
           { message_id: messageId, data: button.data });
         if (answer.text) this.tell(answer.text);
       } catch (error) {
-        this.tell(`Button not pressed: ${error.message}`);
+        this.tell(t("error.notPressed", { reason: reason(error) }));
       } finally {
         node.disabled = false;
       }
@@ -359,14 +429,22 @@
     async sendFile() {
       const file = this.file.files[0];
       if (!file) return;
+      const refused = file.size === 0 ? t("reason.empty")
+        : file.size > MAX_FILE_MB * 1024 * 1024
+          ? t("reason.tooLarge", { size: `${MAX_FILE_MB} MB` }) : null;
+      if (refused) {
+        this.tell(t("error.notSent", { reason: refused }));
+        this.file.value = "";
+        return;
+      }
       const body = new FormData();
       body.append("file", file, file.name);
-      this.tell(`Sending ${file.name}…`);
+      this.tell(t("chat.sending", { name: file.name }));
       try {
         await api(`/api/chats/${this.id}/file`, { method: "POST", body });
         this.tell("");
       } catch (error) {
-        this.tell(`Not sent: ${error.message}`);
+        this.tell(t("error.notSent", { reason: reason(error) }));
       } finally {
         this.file.value = "";
       }
@@ -379,7 +457,7 @@
       try {
         commands = await api(`/api/chats/${this.id}/menu`);
       } catch (error) {
-        this.tell(`No menu: ${error.message}`);
+        this.tell(t("error.noMenu", { reason: reason(error) }));
         return;
       }
       const list = el("ul");
@@ -395,7 +473,7 @@
         list.append(el("li", {}, button));
       }
       this.menu.replaceChildren(commands.length
-        ? list : el("p", { class: "muted" }, "The bot has set no commands for this chat."));
+        ? list : el("p", { class: "muted" }, t("chat.noCommands")));
       this.menu.hidden = false;
       this.menuButton.setAttribute("aria-expanded", "true");
       (this.menu.querySelector("button") || this.menuButton).focus();
@@ -411,10 +489,10 @@
   const tabs = document.getElementById("tabs");
   const tabButtons = new Map(); // user_id -> button
 
-  function addTab(chat, active) {
+  function addTab(chat) {
     const button = el("button", {
-      type: "button", "aria-controls": chat.section.id, "aria-pressed": String(active),
-    }, capitalise(chat.person.role));
+      type: "button", "aria-controls": chat.section.id, "aria-pressed": "false",
+    }, roleTab(chat.person.role));
     button.addEventListener("click", () => {
       showChat(chat);
       chat.section.scrollIntoView({ block: "nearest" }); // its composer in view too
@@ -429,7 +507,7 @@
       chat.section.classList.toggle("active", on);
       const button = tabButtons.get(chat.id);
       button.setAttribute("aria-pressed", String(on));
-      if (on) button.textContent = capitalise(chat.person.role);
+      if (on) button.textContent = roleTab(chat.person.role);
     }
     active.scrollToEnd();
   }
@@ -437,8 +515,9 @@
   // A new message in a chat hidden behind a tab: say so on its tab.
   function markUnread(chat) {
     const button = tabButtons.get(chat.id);
-    if (button && !chat.section.classList.contains("active") && chat.rendered) {
-      button.textContent = `${capitalise(chat.person.role)} (new)`;
+    const shown = chats.get(chat.id) === chat; // not one replaced by a switch of language
+    if (button && shown && !chat.section.classList.contains("active") && chat.rendered) {
+      button.textContent = t("tab.unread", { role: roleTab(chat.person.role) });
     }
   }
 
@@ -447,7 +526,7 @@
 
   function showClock(iso) {
     clock.dateTime = iso;
-    clock.textContent = new Date(iso).toLocaleString("en-GB", {
+    clock.textContent = new Date(iso).toLocaleString(t("meta.locale"), {
       weekday: "short", day: "numeric", month: "short", year: "numeric",
       hour: "2-digit", minute: "2-digit", timeZone: "UTC",
     }) + " UTC";
@@ -458,13 +537,14 @@
   const skip = document.getElementById("skip-day");
   skip.addEventListener("click", async () => {
     skip.disabled = true;
-    say("Moving the clock one day on…");
+    say(t("clock.skipping"));
     try {
       showClock((await api("/api/clock/skip-day", { method: "POST" })).now);
-      say("The clock moved one day on.");
-      setTimeout(() => { if (status.textContent.startsWith("The clock")) say(""); }, 5000);
+      const moved = t("clock.skipped");
+      say(moved);
+      setTimeout(() => { if (status.textContent === moved) say(""); }, 5000);
     } catch (error) {
-      say(`Could not skip a day: ${error.message}`);
+      say(t("error.skipDay", { reason: reason(error) }));
     } finally {
       skip.disabled = false;
       skip.focus();
@@ -488,11 +568,15 @@
       const body = rows.length
         ? rows.map((row) => el("tr", {}, ...row.map(cell)))
         : [el("tr", {}, el("td", { colspan: Math.max(columns.length, 1), class: "null" },
-          "No rows"))];
-      return el("div", { class: "table-wrap", role: "region", "aria-label": `Table ${table}`,
-        tabindex: 0 },
+          t("database.noRows")))];
+      const caption = rows.length === 1
+        ? t("database.rowsOne", { table }) : t("database.rows", { table, count: rows.length });
+      return el("div", {
+        class: "table-wrap", role: "region", "aria-label": t("database.table", { table }),
+        tabindex: 0,
+      },
       el("table", {},
-        el("caption", {}, `${table} (${rows.length} ${rows.length === 1 ? "row" : "rows"})`),
+        el("caption", {}, caption),
         el("thead", {}, head), el("tbody", {}, ...body)));
     });
     databaseTables.replaceChildren(...nodes);
@@ -509,12 +593,15 @@
     databaseTimer = setTimeout(refreshDatabase, 300);
   }
 
+  function labelDatabaseToggle() {
+    databaseToggle.textContent = t(database.hidden ? "database.show" : "database.hide");
+  }
+
   databaseToggle.addEventListener("click", () => {
     const show = database.hidden;
     database.hidden = !show;
     databaseToggle.setAttribute("aria-expanded", String(show));
-    databaseToggle.textContent = show
-      ? "Hide what the database holds" : "Show what the database holds";
+    labelDatabaseToggle();
     if (show) refreshDatabase();
   });
 
@@ -538,7 +625,7 @@
       scheduleDatabase();
     });
     events.addEventListener("error", () => {
-      say("Lost the connection to the demo. Retrying…");
+      say(t("error.connectionLost"));
     });
   }
 
@@ -551,19 +638,88 @@
     }
   });
 
-  async function start() {
-    const people = await api("/api/people");
+  // ---------------------------------------------------------------- language
+  const languageSwitch = document.getElementById("language");
+
+  // The page's own words, in the page's language.
+  function translatePage() {
+    document.documentElement.lang = language;
+    for (const node of document.querySelectorAll("[data-i18n]")) {
+      node.textContent = t(node.dataset.i18n);
+    }
+    for (const node of document.querySelectorAll("[data-i18n-aria-label]")) {
+      node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+    }
+    labelDatabaseToggle();
+    for (const button of languageSwitch.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.lang === language));
+    }
+  }
+
+  // The simulated people's Telegram apps speak the page's language, so the bot answers in it.
+  async function tellLanguage() {
+    try {
+      await postJson("/api/language", { language_code: t("meta.telegram") });
+    } catch (error) {
+      say(t("error.language", { reason: reason(error) }));
+    }
+  }
+
+  function addLanguageButtons() {
+    for (const [code, table] of Object.entries(tables)) {
+      const button = el("button", {
+        type: "button", lang: code, "data-testid": `language-${code}`,
+      }, table["meta.name"]); // each language named in itself
+      button.addEventListener("click", () => {
+        if (code !== language) switchTo(code);
+      });
+      languageSwitch.append(button);
+    }
+  }
+
+  function switchTo(code) {
+    language = code;
+    remember(code);
+    say("");
+    translatePage();
+    const active = [...chats.values()].find((chat) => chat.section.classList.contains("active"));
+    buildChats(active?.person.role);
+    refreshAll();
+    tellLanguage();
+  }
+
+  // ------------------------------------------------------------------- start
+  let people = [];
+
+  function buildChats(activeRole) {
+    chats.clear();
+    tabButtons.clear();
+    tabs.replaceChildren();
     const container = document.getElementById("chats");
-    people.forEach((person, index) => {
+    container.replaceChildren();
+    for (const person of people) {
       const chat = new Chat(person);
       chats.set(person.user_id, chat);
       container.append(chat.section);
-      addTab(chat, index === 0);
-    });
-    if (chats.size) showChat(chats.values().next().value);
-    listen(); // its first event ("hello") loads everything
-    setInterval(refreshClock, 30_000); // the bot's clock runs on by itself too
+      addTab(chat);
+    }
+    const all = [...chats.values()];
+    const active = all.find((chat) => chat.person.role === activeRole) || all[0];
+    if (active) showChat(active);
   }
 
-  start().catch((error) => say(`The demo did not start: ${error.message}`));
+  async function start() {
+    tables = await api("/static/strings.json");
+    language = chooseLanguage();
+    addLanguageButtons();
+    translatePage();
+    const told = tellLanguage(); // on a new demo, the bot's first words wait for this
+    people = await api("/api/people");
+    buildChats();
+    listen(); // its first event ("hello") loads everything
+    setInterval(refreshClock, 30_000); // the bot's clock runs on by itself too
+    await told;
+  }
+
+  start().catch((error) => say(t("error.notStarted", { reason: reason(error) })));
 })();
