@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -87,6 +87,21 @@ async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
 
 async def case_by_short_id(session: AsyncSession, short_id: str) -> Case | None:
     return (await session.scalars(select(Case).where(Case.short_id == short_id))).one_or_none()
+
+
+async def free_short_id(
+    session: AsyncSession, draw: Callable[[], str], tries: int = 10
+) -> str:
+    """A short id no case has, drawn by `draw` until one is free: a taken one costs one
+    indexed look-up, not the whole update tried again. Two processes drawing the same free
+    id at the same moment (about one in a billion) still meet the unique index, and that
+    update alone is tried again."""
+    for _ in range(tries):
+        short_id = draw()
+        taken = await session.scalar(select(Case.id).where(Case.short_id == short_id))
+        if taken is None:
+            return short_id
+    raise RuntimeError("no free short id after several draws")
 
 
 async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
