@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import evidence
@@ -81,6 +82,19 @@ async def add_key_check(
 
 
 # ---- cases ----------------------------------------------------------------------------------
+
+
+def case_values(case: Case) -> dict[str, Any]:
+    """A new case's row as `insert_cases` writes it (plain values: they can be kept aside)."""
+    values = {column.key: getattr(case, column.key) for column in Case.__table__.columns}
+    return values | {"version": 1}
+
+
+async def insert_cases(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Many new cases at once (rows of `case_values`), in one executemany rather than
+    through the unit of work: for seeding a benchmark's database."""
+    if rows:
+        await session.execute(insert(Case.__table__), list(rows))
 
 
 async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
