@@ -67,7 +67,8 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], mac: byte
     ).one()
     if entries[0].seq != last_seq + 1:
         raise ValueError(f"the log ends at {last_seq}, these entries start at {entries[0].seq}")
-    await session.execute(insert(AuditEntry.__table__), [entry._asdict() for entry in entries])
+    table = AuditEntry.metadata.tables[AuditEntry.__tablename__]
+    await session.execute(insert(table), [entry._asdict() for entry in entries])
     last = entries[-1]
     await session.execute(
         head.values(seq=last.seq, link=last.link, mac=mac),

@@ -94,7 +94,7 @@ async def insert_cases(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     """Many new cases at once (rows of `case_values`), in one executemany rather than
     through the unit of work: for seeding a benchmark's database."""
     if rows:
-        await session.execute(insert(Case.__table__), list(rows))
+        await session.execute(insert(Case.metadata.tables[Case.__tablename__]), list(rows))
 
 
 async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
