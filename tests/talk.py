@@ -9,7 +9,7 @@ from bot.devserver import BotMessage, UserClient
 WAIT = 20.0
 RECEIPT = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 # A case id, never the end of a receipt code group ("…7QC-G5YV…" holds no case id).
-CASE = re.compile(r"\bC-[0-9A-Z]{4}\b")
+CASE = re.compile(r"\bC-(?:[0-9A-Z]{3}-[0-9A-Z]{3}|[0-9A-Z]{4})\b")
 
 
 async def say(user: UserClient, text: str) -> BotMessage:

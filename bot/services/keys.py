@@ -189,14 +189,20 @@ async def remaining(sessions: Sessions, kek_id: int) -> int:
 
 
 async def rewrap_batch(
-    sessions: Sessions, keyring: Keyring, owner: KeyOwner, batch: int = REWRAP_BATCH
-) -> int:
-    """Re-wrap the next batch of one kind of key under the current KEK; 0 when none is left.
+    sessions: Sessions,
+    keyring: Keyring,
+    owner: KeyOwner,
+    batch: int = REWRAP_BATCH,
+    after: uuid.UUID | int | None = None,
+) -> tuple[int, uuid.UUID | int | None]:
+    """Re-wrap the next batch of one kind of key under the current KEK, reading on by id
+    from `after` (so that a pass costs its rows once, not the rows before it again each
+    batch); returns how many were re-wrapped and the last id read (None when none is left).
     A record changed meanwhile by a running process is skipped and found by the next pass."""
     done = 0
     async with sessions.begin() as session:
         rows = await stored_keys.wrapped_not_under(
-            session, owner, keyring.current_kek_id, None, batch
+            session, owner, keyring.current_kek_id, after, batch
         )
         for row in rows:
             if owner is KeyOwner.CHAT:
@@ -208,7 +214,7 @@ async def rewrap_batch(
             done += int(changed)
         if rows and not done:
             raise RuntimeError("records keep changing under the rotation; try again")
-    return done if rows else 0
+    return done, rows[-1].id if rows else None
 
 
 async def _rekey_chat(session: Session, keyring: Keyring, chat: Chat) -> bool:
@@ -318,7 +324,11 @@ async def rotate(
     # saw the change is found by the next pass.
     while await remaining(sessions, target):
         for owner in KeyOwner:
-            while count := await rewrap_batch(sessions, keyring, owner, batch):
+            after: uuid.UUID | int | None = None
+            while True:
+                count, after = await rewrap_batch(sessions, keyring, owner, batch, after)
+                if after is None:
+                    break
                 done += count
                 progress(done, max(total, done))
     await finish_rotation(sessions, keyring, target)

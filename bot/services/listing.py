@@ -18,7 +18,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.cases.lifecycle import OPEN_STATES
 from bot.services import people
 from bot.services.protocol import QueueItem, ShowQueue
 from bot.services.turn import Turn
@@ -27,7 +26,6 @@ from bot.store.models import Case, Responder
 
 PAGE_SIZE = 8
 KINDS = ("queue", "mine", "overdue")
-_STATES = tuple(s.value for s in OPEN_STATES)
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,6 @@ class _Reader:
             limit = want - len(found)
             batch = await queries.cases_in_order(
                 self.turn.session,
-                _STATES,
                 limit=limit,
                 claimed_by=self.claimed_by,
                 late_at=self.late_at,

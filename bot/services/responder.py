@@ -2,7 +2,7 @@
 (relayed, anonymous both ways), internal notes and the case lifecycle. Admins' commands are
 bot.services.admin.
 
-A command (`/claim C-7F3K`) and a button (Claim under an alert) are the same act, and go
+A command (`/claim C-7F3-K9Q`) and a button (Claim under an alert) are the same act, and go
 through one dispatch. Every entry here runs only after the conversation service found an
 active responder for this chat (admins for admin commands); to anyone else these commands
 do not exist."""
@@ -13,6 +13,7 @@ import logging
 import uuid
 
 from bot import metrics
+from bot.cases.ids import normalize_short_id
 from bot.cases.lifecycle import (
     OPEN_STATES,
     TRANSITIONS,
@@ -337,7 +338,10 @@ class ResponderTurn:
 
     async def case(self, text: str) -> Case | None:
         """The case, unless the reporter excluded me from it: then it does not exist for me."""
-        case = await queries.case_by_short_id(self.turn.session, _short(text))
+        short_id = normalize_short_id(text)
+        if short_id is None:
+            return None
+        case = await queries.case_by_short_id(self.turn.session, short_id)
         if case is None or self.turn.vault.hidden_from(case, self.me):
             return None
         return case
@@ -347,9 +351,8 @@ class ResponderTurn:
 
 
 def _short(text: str) -> str:
-    """Accept C-7F3K, c-7f3k or 7F3K."""
-    cleaned = text.strip().upper()
-    return cleaned if cleaned.startswith("C-") else f"C-{cleaned}"
+    """A case id as typed, shown back in its canonical form if it can be one."""
+    return normalize_short_id(text) or text.strip()[:20]
 
 
 def _page(text: str) -> int:

@@ -73,9 +73,8 @@ async def send_report(turn: Turn, submitted: Submitted) -> Sent:
     code = new_receipt_code()
     case = Case(
         id=queries.new_id(),
-        # Unique in the table: a taken one (rare) fails the transaction and the whole
-        # update is tried again, with new ids (see ConversationService.handle).
-        short_id=new_short_id(),
+        # Unique in the table: a taken one (rare) is drawn again, here.
+        short_id=await queries.free_short_id(session, new_short_id),
         receipt_lookup=turn.keyring.receipt_lookup(code),
         status=State.NEW.value,
         urgent=submitted.urgent,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import MINUTE, AuditEntry, AuditHead, floor_time
@@ -49,6 +49,30 @@ async def append(
     )
     await session.execute(
         head.values(seq=seq, link=link, mac=mac), execution_options={"synchronize_session": False}
+    )
+
+
+async def append_many(session: AsyncSession, entries: Sequence[Entry], mac: bytes) -> None:
+    """Append entries already chained from the head (`mac` authenticates the last): rows in
+    one executemany, then the head moved to the last one, under its lock. For seeding a
+    benchmark's log; refused if the head is not where the chain starts."""
+    if not entries:
+        return
+    head = update(AuditHead).where(AuditHead.name == HEAD)
+    last_seq, _ = (
+        await session.execute(
+            head.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
+            execution_options={"synchronize_session": False},
+        )
+    ).one()
+    if entries[0].seq != last_seq + 1:
+        raise ValueError(f"the log ends at {last_seq}, these entries start at {entries[0].seq}")
+    table = AuditEntry.metadata.tables[AuditEntry.__tablename__]
+    await session.execute(insert(table), [entry._asdict() for entry in entries])
+    last = entries[-1]
+    await session.execute(
+        head.values(seq=last.seq, link=last.link, mac=mac),
+        execution_options={"synchronize_session": False},
     )
 
 

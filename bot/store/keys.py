@@ -146,23 +146,29 @@ async def count_wrapped(session: AsyncSession, kek_id: int | None = None) -> dic
 
 
 async def wrapped_not_under(
-    session: AsyncSession, owner: KeyOwner, kek_id: int, after: uuid.UUID | None, limit: int
+    session: AsyncSession,
+    owner: KeyOwner,
+    kek_id: int,
+    after: uuid.UUID | int | None,
+    limit: int,
 ) -> list[Any]:
-    """The next batch of records (by id) whose key is not wrapped under `kek_id`, locked
-    against concurrent writers (PostgreSQL; SQLite has one writer)."""
+    """The next batch of records (by id, after `after`) whose key is not wrapped under
+    `kek_id`, locked against concurrent writers (PostgreSQL; SQLite has one writer). A chat
+    comes whole (it gets a new key, and its state is sealed anew); other records as their id
+    and wrapped key only (a case's sealed answers are not read to re-wrap its key)."""
     column = _WRAPPED[owner]
     model = column.class_
-    query = (
-        select(model)
-        .where(column.is_not(None), ~_under(column, kek_id))
-        .order_by(model.id)
-        .limit(limit)
+    query = (select(model) if owner is KeyOwner.CHAT else select(model.id, column)).where(
+        column.is_not(None), ~_under(column, kek_id)
     )
     if after is not None:
         query = query.where(model.id > after)
+    query = query.order_by(model.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    return list(await session.scalars(query))
+    if owner is KeyOwner.CHAT:
+        return list(await session.scalars(query))
+    return list(await session.execute(query))
 
 
 async def replace_wrapped(

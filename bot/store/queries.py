@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import evidence
@@ -20,6 +21,8 @@ from bot.store.models import (
     KeyCheck,
     OutboxMessage,
     Responder,
+    may_be_late,
+    open_case,
 )
 
 
@@ -81,12 +84,38 @@ async def add_key_check(
 # ---- cases ----------------------------------------------------------------------------------
 
 
+def case_values(case: Case) -> dict[str, Any]:
+    """A new case's row as `insert_cases` writes it (plain values: they can be kept aside)."""
+    values = {column.key: getattr(case, column.key) for column in Case.__table__.columns}
+    return values | {"version": 1}
+
+
+async def insert_cases(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Many new cases at once (rows of `case_values`), in one executemany rather than
+    through the unit of work: for seeding a benchmark's database."""
+    if rows:
+        await session.execute(insert(Case.metadata.tables[Case.__tablename__]), list(rows))
+
+
 async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
     return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
 
 
 async def case_by_short_id(session: AsyncSession, short_id: str) -> Case | None:
     return (await session.scalars(select(Case).where(Case.short_id == short_id))).one_or_none()
+
+
+async def free_short_id(session: AsyncSession, draw: Callable[[], str], tries: int = 10) -> str:
+    """A short id no case has, drawn by `draw` until one is free: a taken one costs one
+    indexed look-up, not the whole update tried again. Two processes drawing the same free
+    id at the same moment (about one in a billion) still meet the unique index, and that
+    update alone is tried again."""
+    for _ in range(tries):
+        short_id = draw()
+        taken = await session.scalar(select(Case.id).where(Case.short_id == short_id))
+        if taken is None:
+            return short_id
+    raise RuntimeError("no free short id after several draws")
 
 
 async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
@@ -119,7 +148,6 @@ ListPosition = tuple[datetime, str]
 
 async def cases_in_order(
     session: AsyncSession,
-    states: Iterable[str],
     *,
     limit: int,
     claimed_by: uuid.UUID | None = None,
@@ -127,28 +155,36 @@ async def cases_in_order(
     after: ListPosition | None = None,
     before: ListPosition | None = None,
 ) -> list[Case]:
-    """Up to `limit` cases in these states, in list order after `after`, or nearest first
-    before `before`. `late_at`: only those escalated or past a deadline at that time."""
-    query = select(Case).where(Case.status.in_(list(states)))
+    """Up to `limit` open cases in list order after `after`, or nearest first before
+    `before`. `late_at`: only those escalated or past a deadline at that time.
+
+    Each form is read along a partial index in list order (models' ix_cases_open_*), so a
+    page reads its rows and stops: no sort, no other open case touched (for /overdue, only
+    those with a deadline still running step by)."""
+    query = select(Case).where(open_case())
     if claimed_by is not None:
         query = query.where(Case.claimed_by == claimed_by)
     if late_at is not None:
         query = query.where(
+            may_be_late(),  # implied by what follows; stated so that its index is used
             or_(
                 Case.escalated_at.is_not(None),
                 Case.claim_due_at <= late_at,
                 Case.reply_due_at <= late_at,
-            )
+            ),
         )
     if after is not None:
         at, short_id = after
+        # `>= at` bounds the index scan (both databases); the rest breaks the minute's ties.
         query = query.where(
-            or_(Case.submitted_at > at, and_(Case.submitted_at == at, Case.short_id > short_id))
+            Case.submitted_at >= at,
+            or_(Case.submitted_at > at, and_(Case.submitted_at == at, Case.short_id > short_id)),
         )
     if before is not None:
         at, short_id = before
         query = query.where(
-            or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.short_id < short_id))
+            Case.submitted_at <= at,
+            or_(Case.submitted_at < at, and_(Case.submitted_at == at, Case.short_id < short_id)),
         )
         query = query.order_by(Case.submitted_at.desc(), Case.short_id.desc())
     else:

@@ -172,9 +172,9 @@ async def skip_day(page: Page) -> None:
 
 
 async def case_id(chat: Chat) -> str:
-    await chat.shows(r"New case C-[0-9A-Z]{4}")
+    await chat.shows(r"New case C-[0-9A-Z]{3}-[0-9A-Z]{3}")
     alert = await chat.messages.filter(has_text="New case").last.inner_text()
-    found = re.search(r"\bC-[0-9A-Z]{4}\b", alert)
+    found = re.search(r"\bC-[0-9A-Z]{3}-[0-9A-Z]{3}\b", alert)
     assert found, alert
     return found.group()
 

@@ -77,7 +77,7 @@ async def send_report(user: UserClient) -> str:
 
 async def case_of(responder: UserClient) -> str:
     alert = await responder.next_message(WAIT)
-    found = re.search(r"C-[0-9A-Z]{4}", alert.text)
+    found = re.search(r"C-[0-9A-Z]{3}-[0-9A-Z]{3}", alert.text)
     assert found, alert.text
     return found.group()
 

@@ -120,7 +120,7 @@ async def test_full_report_from_start_to_receipt(
     await alice.next_message()
     assert "receipt code" in await click(alice, "Check a case")
     status = await reply_to(alice, code.group().lower().replace("-", " "))
-    assert "received" in status and re.search(r"C-[0-9A-Z]{4}", status)
+    assert "received" in status and re.search(r"C-[0-9A-Z]{3}-[0-9A-Z]{3}", status)
 
 
 async def test_wipe_deletes_the_conversation_from_the_chat(

@@ -24,7 +24,9 @@ from bot.services.deadlines import DeadlineWatch
 from bot.services.protocol import (
     CaseButton,
     Command,
+    Say,
     ShowCase,
+    ShowCaseFile,
 )
 from bot.store.database import session_factory
 from bot.store.models import AuditEntry, Case
@@ -260,27 +262,57 @@ async def test_the_reporter_sees_a_timeline_by_role_never_by_name(
     assert "Ann" not in repr(view.timeline)
 
 
-async def test_a_short_id_drawn_twice_is_drawn_again_and_the_report_still_filed(
+async def test_a_short_id_drawn_taken_is_drawn_again_in_the_same_try(
     world: tuple[ConversationService, Clock],
     engine: AsyncEngine,
     keyring: Keyring,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     service, _ = world
     async with session_factory(engine)() as session:
         enrolments, _ = await audit.verify(session, keyring)  # invites and enrolments
     first = await file_report(service)
-    # The random draw (not the code under test) is made to repeat itself once.
-    draws = iter([first, "C-ZZZZ"])
+    # The random draw (not the code under test) is made to repeat a taken id twice.
+    draws = iter([first, first, "C-ZZZ-ZZZ"])
     monkeypatch.setattr("bot.services.submission.new_short_id", lambda: next(draws))
-    assert await file_report(service) == "C-ZZZZ"
+    with caplog.at_level("INFO", logger="bot.services.conversation"):
+        assert await file_report(service) == "C-ZZZ-ZZZ"
+    # Only the id was drawn again: the update was not started over.
+    assert "event=write_conflict" not in caplog.text
+    assert next(draws, None) is None
     async with engine.connect() as connection:
         ids = set((await connection.execute(select(Case.short_id))).scalars())
-    assert ids == {first, "C-ZZZZ"}
+    assert ids == {first, "C-ZZZ-ZZZ"}
     async with session_factory(engine)() as session:
         checked, problems = await audit.verify(session, keyring)
-    # One "submit" entry each: the failed try left none.
     assert (checked - enrolments, problems) == (2, [])
+
+
+async def test_case_ids_are_read_as_typed_and_old_four_symbol_ids_still_work(
+    world: tuple[ConversationService, Clock],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service, _ = world
+    new = await file_report(service)
+    # A case filed before the ids were widened (its id drawn as they were then).
+    monkeypatch.setattr("bot.services.submission.new_short_id", lambda: "C-7F3K")
+    old = await file_report(service)
+    assert old == "C-7F3K"
+    typed = new.lower().replace("-", "").replace("0", "o")  # "c7f3k9q", O for 0
+    (claimed, *_) = await send(service, Command("claim", typed), ANN)
+    assert claimed == Say("claimed", {"case": new})
+    (claimed, *_) = await send(service, Command("claim", "7f3k"), ANN)
+    assert claimed == Say("claimed", {"case": old})
+    (opened,) = [
+        v
+        for v in await send(service, Command("open", "c-7F3K"), BEN)
+        if isinstance(v, ShowCaseFile)
+    ]
+    assert opened.short_id == old
+    assert await send(service, Command("open", "C-7F3-K9"), BEN) == (
+        Say("no_such_case", {"case": "C-7F3-K9"}),
+    )
 
 
 async def test_tick_reads_a_time_without_offset_in_the_organisations_zone(

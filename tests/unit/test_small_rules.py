@@ -13,6 +13,7 @@ from bot.cases.ids import (
     new_receipt_code,
     new_short_id,
     normalize_receipt_code,
+    normalize_short_id,
 )
 from bot.config import ConfigError, load_settings
 from bot.i18n import catalogue, pick_language
@@ -38,7 +39,44 @@ def test_receipt_code_is_read_forgivingly() -> None:
 
 
 def test_short_id_shape() -> None:
-    assert re.fullmatch(r"C-[0-9A-Z]{4}", new_short_id())
+    ids = {new_short_id() for _ in range(500)}
+    for short_id in ids:
+        assert re.fullmatch(r"C-[0-9A-HJKMNP-TV-Z]{3}-[0-9A-HJKMNP-TV-Z]{3}", short_id)
+        assert normalize_short_id(short_id) == short_id
+    # Wide enough that 100,000 cases leave a new one a free id 9,999 times in 10,000.
+    assert len(ALPHABET) ** 6 > 10_000 * 100_000
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("C-7F3-K9Q", "C-7F3-K9Q"),
+        ("c-7f3-k9q", "C-7F3-K9Q"),
+        ("7F3K9Q", "C-7F3-K9Q"),
+        (" c7f3k9q ", "C-7F3-K9Q"),
+        ("C-7F3K9Q", "C-7F3-K9Q"),
+        ("C--7F3--K9Q", "C-7F3-K9Q"),
+        ("7f3 k9q", "C-7F3-K9Q"),
+        ("C–7F3–K9Q", "C-7F3-K9Q"),  # en dashes, as phones write them
+        ("C-7FO-K9I", "C-7F0-K91"),  # O and I read as 0 and 1
+        ("C-L0U-000", "C-10V-000"),
+        ("C-CCC-CCC", "C-CCC-CCC"),  # the prefix's letter is also a symbol
+        ("CCCCCC", "C-CCC-CCC"),
+        # Cases filed before ids were widened keep their four symbols.
+        ("C-7F3K", "C-7F3K"),
+        ("c-7f3k", "C-7F3K"),
+        ("7f3k", "C-7F3K"),
+        ("C7F3K", "C-7F3K"),
+        ("CCCC", "C-CCCC"),
+        ("C-7F3-K9", None),
+        ("C-7F3-K9Q1", None),
+        ("7F3", None),
+        ("C-7F3-K9!", None),
+        ("", None),
+    ],
+)
+def test_a_typed_case_id_is_read_forgivingly(typed: str, expected: str | None) -> None:
+    assert normalize_short_id(typed) == expected
 
 
 @pytest.mark.parametrize(
