@@ -89,7 +89,12 @@ _INSERT = insert(chats)
 _HANDLED = (
     update(inbox)
     .where(inbox.c.id == bindparam("b_id"), inbox.c.payload.is_not(None))
-    .values(payload=null(), wrapped_key=null(), handled_at=bindparam("handled_at"))
+    .values(
+        payload=null(),
+        wrapped_key=null(),
+        chat_lookup=null(),
+        handled_at=bindparam("handled_at"),
+    )
 )
 
 
