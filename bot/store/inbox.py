@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.store.database import create_engine, is_sqlite
 from bot.store.models import InboxUpdate
+from bot.store.problems import CONNECT_SECONDS
 
 log = logging.getLogger(__name__)
 inbox: Table = InboxUpdate.__table__  # type: ignore[assignment]
@@ -97,23 +98,23 @@ class ChatTurns:
     its work never waits behind turns that hold every connection for their locks."""
 
     def __init__(self, database_url: str, size: int) -> None:
-        self.engine = create_engine(database_url, pool_size=size, max_overflow=0)
+        # Waiting for a turn lasts as long as another replica's turn: the role's lock_timeout
+        # and statement_timeout, if set, are lifted on these connections, which do nothing
+        # else. The operator's idle_in_transaction_session_timeout stays: it frees the lock
+        # of a replica whose machine vanished without closing its connection.
+        settings = {"lock_timeout": "0", "statement_timeout": "0"}
+        self.engine = create_engine(
+            database_url,
+            pool_size=size,
+            max_overflow=0,
+            connect_args={"timeout": CONNECT_SECONDS, "server_settings": settings},
+        )
 
     @contextlib.asynccontextmanager
     async def hold(self, lookup: bytes) -> AsyncIterator[AsyncConnection]:
-        """The chat's turn, waited for as long as another replica's turn lasts (the role's
-        lock_timeout and statement_timeout, if set, are lifted for this transaction only:
-        waiting here is the point). The operator's idle_in_transaction_session_timeout
-        stays: it frees the lock of a replica whose machine vanished without closing its
-        connection."""
+        """The chat's turn: waited for, held until the block ends."""
         async with self.engine.connect() as connection:
             try:
-                await connection.execute(
-                    select(
-                        func.set_config("lock_timeout", "0", True),
-                        func.set_config("statement_timeout", "0", True),
-                    )
-                )
                 await connection.execute(select(func.pg_advisory_xact_lock(lock_key(lookup))))
                 yield connection
             finally:
