@@ -20,8 +20,10 @@ sending the reply) does what a person does: asks for /help, which shows where th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -38,7 +40,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from talk import CASE, RECEIPT
 from telegram import Bot
-from test_webhook import free_port
 
 from bot.crypto import Keyring
 from bot.devserver import BotApiEmulator, BotMessage, ChatView, UserClient
@@ -239,10 +240,24 @@ async def scrape(port: int) -> float:
     return float(found.group(1))
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports free now, all different (each held until all are found)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def replica_env(
-    tmp_path: Path, index: int, database_url: str, emulator: BotApiEmulator, keyring: Keyring
+    tmp_path: Path,
+    ports: tuple[int, int],
+    index: int,
+    database_url: str,
+    emulator: BotApiEmulator,
+    keyring: Keyring,
 ) -> tuple[dict[str, str], str, int]:
-    port, health = free_port(), free_port()
+    port, health = ports
     url = f"http://127.0.0.1:{port}/telegram"
     questionnaire = tmp_path / "questionnaire.toml"
     questionnaire.write_text(QUESTIONNAIRE, encoding="utf-8")
@@ -290,8 +305,10 @@ async def test_replicas_killed_and_restarted_act_as_one_bot(
 ) -> None:
     started = time.monotonic()
     replicas, urls, health = [], [], []
+    ports = free_ports(2 * REPLICAS)
     for index in range(REPLICAS):
-        env, url, port = replica_env(tmp_path, index, database_url, emulator, keyring)
+        pair = (ports[2 * index], ports[2 * index + 1])
+        env, url, port = replica_env(tmp_path, pair, index, database_url, emulator, keyring)
         replicas.append(SubprocessBot(env, tmp_path / f"replica-{index}.log", ("run",)))
         urls.append(url)
         health.append(port)
