@@ -86,6 +86,12 @@ class Metrics:
             ["what"],
             registry=registry,
         )
+        self.outbox_sent_again = Counter(
+            "confide_outbox_sent_again",
+            "Messages sent again after an attempt that may have reached Telegram (its sender "
+            "was killed, or timed out, mid-send): each may have been shown twice.",
+            registry=registry,
+        )
         self.outbox_depth = Gauge(
             "confide_outbox_depth", "Messages waiting to be sent.", registry=registry
         )

@@ -39,6 +39,7 @@ from bot.store.database import (
     schema_problem,
     session_factory,
 )
+from bot.store.inbox import ChatTurns, chat_turns
 from bot.store.problems import check_reachable
 from bot.store.session import Sessions
 from bot.telegram.app import ALLOWED_UPDATES, build_bot, connected
@@ -51,12 +52,11 @@ from bot.telegram.polling import Poller, resume
 from bot.telegram.readiness import Readiness
 from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
+from bot.telegram.updates import chat_of
 from bot.telegram.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
-# An update stored this long ago and still not handled lost the process that stored it.
-ORPHANED_AFTER = timedelta(minutes=1)
 ANCHOR_EVERY = timedelta(hours=1)
 STAFFING_EVERY = timedelta(hours=1)  # the warning while no responder is enrolled
 RETENTION_EVERY = timedelta(minutes=10)
@@ -121,6 +121,7 @@ async def serve(
         settings.health_listen, settings.health_port, counting, enabled=settings.health_enabled
     )
     engine = create_engine(settings.database_url)
+    turns: ChatTurns | None = None
     receiver: WebhookReceiver | None = None
     try:
         # Listening first: a port in use is said before anything else is done, and /healthz
@@ -161,7 +162,9 @@ async def serve(
                 max_file_mb=settings.evidence.max_file_mb,
             )
             await set_default_commands(bot, catalogue())
-            inbox = Inbox(sessions, keyring, clock)
+            # Each chat's turn across replicas: a lock per update being handled at once.
+            turns = chat_turns(settings.database_url, settings.concurrent_updates)
+            inbox = Inbox(sessions, keyring, clock, turns=turns, chat_of=chat_of)
             connectivity = Connectivity()  # one view of Telegram's reachability per process
             handler = UpdateHandler(service, renderer, bot, inbox, connectivity)
             dispatcher = Dispatcher(handler.handle, settings.concurrent_updates)
@@ -194,7 +197,7 @@ async def serve(
             async def orphans() -> None:
                 # Updates a replica stored (and had Telegram forget) but did not live to
                 # handle: any replica takes them over, so removing one loses nothing.
-                await resume(inbox, take_over, ORPHANED_AFTER)
+                await resume(inbox, take_over, timedelta(seconds=settings.take_over_seconds))
 
             def take_over(chat: int | None, stored: StoredUpdate) -> None:
                 if not dispatcher.holds(chat, stored):  # a slow one of our own: let it be
@@ -278,6 +281,8 @@ async def serve(
         if receiver is not None:
             await receiver.stop()
         await probes.stop()
+        if turns is not None:
+            await turns.close()
         await engine.dispose()
     log.info("event=stopped")
 

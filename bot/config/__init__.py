@@ -71,6 +71,8 @@ class Settings:
     levels: ServiceLevels = field(default_factory=ServiceLevels)
     deadline_scan_seconds: float = 30.0
     concurrent_updates: int = 16
+    # An update stored this long ago and still not handled lost the process that stored it.
+    take_over_seconds: float = 60.0
     case_content_hours: float = 24.0
     exclusion: str = "list"
     limits: Limits = field(default_factory=Limits)
@@ -158,6 +160,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         base_file_url=env.get("CONFIDE_TELEGRAM_BASE_FILE_URL") or telegram["base_file_url"],
         poll_timeout=telegram["poll_timeout"],
         concurrent_updates=telegram["concurrent_updates"],
+        take_over_seconds=float(telegram["take_over_seconds"]),
         database_url=_resolve_sqlite_path(
             env.get("CONFIDE_DATABASE_URL") or config["database"]["url"], base
         ),

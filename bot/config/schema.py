@@ -61,6 +61,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "poll_timeout": _whole(30),
         "concurrent_updates": _whole(16),
         "mode": _choice("polling", TELEGRAM_MODES),
+        "take_over_seconds": _number(60),
     },
     "webhook": {
         "url": _text(""),

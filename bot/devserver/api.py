@@ -132,6 +132,7 @@ class BotApi:
         # Called with a chat id whenever a message there is stored, edited or deleted, or its
         # reply keyboard changes (a live view refreshes that chat). They must not raise.
         self.chat_listeners: list[Callable[[int], None]] = []
+        self._chat_changed: dict[int, asyncio.Event] = {}  # for wait_for_chat_change
         self.group_privacy = group_privacy
         self.strict_html_entities = strict_html_entities
         self.rng = random.Random(seed)  # noqa: S311 - fake ids for a local emulator, no secrets
@@ -223,6 +224,9 @@ class BotApi:
         self._changed = asyncio.Event()
 
     def chat_changed(self, chat: ChatState) -> None:
+        changed = self._chat_changed.pop(chat.id, None)
+        if changed is not None:
+            changed.set()
         for listener in list(self.chat_listeners):
             listener(chat.id)
 
@@ -235,6 +239,14 @@ class BotApi:
             self._changed = asyncio.Event()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), max(timeout, 0))
+
+    async def wait_for_chat_change(self, chat_id: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Until a message in this chat is stored, edited or deleted (or `timeout`). Only
+        this chat's waiters wake: hundreds of people waiting, each for their own chat, do
+        not all wake at every message."""
+        changed = self._chat_changed.setdefault(chat_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), max(timeout, 0))
 
     # ----------------------------------------------------------------------- updates
     def number_updates_from(self, update_id: int) -> None:

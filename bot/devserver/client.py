@@ -113,7 +113,7 @@ class ChatView:
                 raise AssertionError(
                     self._describe_failure(f"No new bot message within {timeout}s.")
                 )
-            await self._emu.wait_for_change(remaining)
+            await self._emu.wait_for_chat_change(self.chat_id, remaining)
 
     async def assert_no_message(self, within: float = 0.3) -> None:
         """Assert the bot doesn't send or edit anything in this chat for ``within`` seconds."""
@@ -126,7 +126,11 @@ class ChatView:
                 raise AssertionError(
                     self._describe_failure(f"Unexpected bot action ({kind}): {found}")
                 )
-            await self._emu.wait_for_change(remaining)
+            await self._emu.wait_for_chat_change(self.chat_id, remaining)
+
+    async def wait_for_change(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until a message in this chat is sent, edited or deleted, or `timeout` passes."""
+        await self._emu.wait_for_chat_change(self.chat_id, timeout)
 
     def skip_pending(self) -> None:
         """Mark all bot actions so far as seen by next_message()."""

@@ -6,8 +6,9 @@ chats' go in parallel, up to the webhook's max_connections.
 
 For tests of replicas, deliveries can be spread round-robin over extra URLs
 (`BotApiEmulator(webhook_extra_urls=[...])`), as a load balancer in front of several bots
-would; and `lose_webhook_answers(n)` makes the next n acknowledgements get lost on the way
-back (the bot handled the request, Telegram never heard), so the update comes again."""
+would (a delivery that failed at one URL goes to another next time); and
+`lose_webhook_answers(n)` makes the next n acknowledgements get lost on the way back (the
+bot handled the request, Telegram never heard), so the update comes again."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class WebhookDeliverer:
         self.lose_answers = 0
         self._in_flight: set[int] = set()
         self._failures: dict[int, int] = {}  # update id -> failed attempts so far
+        self._failed_at: dict[int, str] = {}  # update id -> the URL its last attempt failed at
         self._retry_at: dict[int, float] = {}
         self._turn = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -117,6 +119,10 @@ class WebhookDeliverer:
             urls = [str(hook["url"]), *self.extra_urls]
             url = urls[self._turn % len(urls)]
             self._turn += 1
+            if url == self._failed_at.get(update_id) and len(urls) > 1:
+                # As a load balancer does: what failed at one bot is tried at the next.
+                url = urls[self._turn % len(urls)]
+                self._turn += 1
             secret = hook.get("secret_token") or None
             task = asyncio.create_task(self._deliver(update, url, secret))
             self._tasks.add(task)
@@ -152,10 +158,12 @@ class WebhookDeliverer:
         self._in_flight.discard(update_id)
         if delivery.acknowledged:
             self._failures.pop(update_id, None)
+            self._failed_at.pop(update_id, None)
             self.api.confirm_update(update_id)
         else:
             failed = self._failures.get(update_id, 0) + 1
             self._failures[update_id] = failed
+            self._failed_at[update_id] = url
             delay = min(MAX_BACKOFF_SECONDS, self.retry_seconds * 2 ** (failed - 1))
             self._retry_at[update_id] = asyncio.get_running_loop().time() + delay
             self.api.webhook_last_error = (self.api.now(), problem)

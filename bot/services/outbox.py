@@ -117,6 +117,9 @@ class Delivery:
     attempts: int
     recipient: uuid.UUID | None = None  # whose pace it counts against (bot.cases.pace)
     send_at: datetime | None = None  # not before, by the pace clock; None: at once
+    # An earlier attempt may have reached Telegram (its sender died or timed out mid-send):
+    # sending it now may show it twice.
+    maybe_sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,9 @@ class Outbox:
             chat_id, notification = opened
             recipient = row.responder_id if row.audience == "responder" else row.case_id
             deliveries.append(
-                Delivery(row.id, chat_id, notification, row.attempts, recipient, send_at)
+                Delivery(
+                    row.id, chat_id, notification, row.attempts, recipient, send_at, row.maybe_sent
+                )
             )
         return deliveries
 
@@ -331,20 +336,39 @@ class Outbox:
             log.warning("event=tampering_detected what=outbox_row error=%s", type(error).__name__)
             return None
 
+    async def sending(self, delivery: Delivery) -> None:
+        """Stored before the message goes to Telegram: if the sender dies before it stores an
+        outcome, whoever sends it again knows it may be a second copy (sendMessage has no
+        idempotency key) and counts it. A message already marked needs no second write."""
+        if delivery.maybe_sent:
+            return
+        async with self.sessions.begin() as session:
+            await queue.mark_maybe_sent(session, delivery.id)
+
     async def delivered(self, delivery: Delivery) -> None:
         """Sent: nothing of it is kept."""
         async with self.sessions.begin() as session:
             await queue.delete(session, delivery.id)
 
     async def retry_later(
-        self, delivery: Delivery, now: datetime, delay: timedelta, error: str
+        self,
+        delivery: Delivery,
+        now: datetime,
+        delay: timedelta,
+        error: str,
+        *,
+        maybe_sent: bool = False,
     ) -> bool:
-        """Schedule another attempt; False (and the message deleted) when out of attempts."""
+        """Schedule another attempt; False (and the message deleted) when out of attempts.
+        `maybe_sent`: the failed attempt may have reached Telegram all the same (it timed
+        out); an earlier attempt that may have is remembered anyway."""
         async with self.sessions.begin() as session:
             if delivery.attempts >= MAX_ATTEMPTS:
                 await queue.delete(session, delivery.id)
                 return False
-            await queue.reschedule(session, delivery.id, now + delay, error[:64])
+            await queue.reschedule(
+                session, delivery.id, now + delay, error[:64], maybe_sent or delivery.maybe_sent
+            )
             return True
 
     async def release(self, deliveries: list[Delivery], now: datetime) -> None:

@@ -89,13 +89,25 @@ _INSERT = insert(chats)
 _HANDLED = (
     update(inbox)
     .where(inbox.c.id == bindparam("b_id"), inbox.c.payload.is_not(None))
-    .values(payload=null(), wrapped_key=null(), handled_at=bindparam("handled_at"))
+    .values(
+        payload=null(),
+        wrapped_key=null(),
+        chat_lookup=null(),
+        handled_at=bindparam("handled_at"),
+    )
 )
 
 
 class ChatStore:
-    def __init__(self, engine: AsyncEngine, cache_size: int = CACHE_SIZE) -> None:
+    """`cache_size`: rows kept; by default CACHE_SIZE on SQLite (one process), none on
+    PostgreSQL. There replicas share the chats, and with a chat's updates spread over them
+    a kept row is out of date whenever another replica handled the chat's last update: the
+    turn would be done in vain, refused and done again. One read costs less."""
+
+    def __init__(self, engine: AsyncEngine, cache_size: int | None = None) -> None:
         self.engine = engine
+        if cache_size is None:
+            cache_size = CACHE_SIZE if engine.dialect.name == "sqlite" else 0
         self.cache_size = cache_size
         self._cache: OrderedDict[bytes, ChatRow] = OrderedDict()
         self._queue: list[tuple[ChatWrite, asyncio.Future[None]]] = []

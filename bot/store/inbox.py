@@ -1,17 +1,24 @@
-"""The inbox table: updates stored before they are confirmed to Telegram, the ids seen."""
+"""The inbox table: updates stored before they are confirmed to Telegram, the ids seen; and,
+on PostgreSQL, each chat's turn: the lock under which a replica handles that chat's
+pending updates."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot.store.database import create_engine, is_sqlite
 from bot.store.models import InboxUpdate
+from bot.store.problems import CONNECT_SECONDS
 
+log = logging.getLogger(__name__)
 inbox: Table = InboxUpdate.__table__  # type: ignore[assignment]
 
 
@@ -50,7 +57,7 @@ def _handled(update_id: int, now: datetime) -> Any:
     return (
         update(inbox)
         .where(inbox.c.id == update_id, inbox.c.payload.is_not(None))
-        .values(payload=None, wrapped_key=None, handled_at=now)
+        .values(payload=None, wrapped_key=None, chat_lookup=None, handled_at=now)
     )
 
 
@@ -76,3 +83,76 @@ async def forget_seen(session: AsyncSession, received_before: datetime) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ChatTurns:
+    """One chat's turn across replicas (PostgreSQL): a transaction that holds a
+    transaction-level advisory lock keyed by the chat's lookup, on a connection of a pool of
+    its own. Its holder handles the chat's pending updates (whoever stored them) one by one,
+    reply included, and ends the transaction: that releases the lock, as does the death of
+    the holder's connection or process. Nothing is written in it; each update's effect is
+    committed in its own transaction, as ever, before the turn ends.
+
+    The pool has a connection for each update being handled at once (`size`, the
+    dispatcher's slots) and is used for nothing else: a turn waiting for a connection to do
+    its work never waits behind turns that hold every connection for their locks."""
+
+    def __init__(self, database_url: str, size: int) -> None:
+        # Waiting for a turn lasts as long as another replica's turn: the role's lock_timeout
+        # and statement_timeout, if set, are lifted on these connections, which do nothing
+        # else. The operator's idle_in_transaction_session_timeout stays: it frees the lock
+        # of a replica whose machine vanished without closing its connection.
+        settings = {"lock_timeout": "0", "statement_timeout": "0"}
+        self.engine = create_engine(
+            database_url,
+            pool_size=size,
+            max_overflow=0,
+            connect_args={"timeout": CONNECT_SECONDS, "server_settings": settings},
+        )
+
+    @contextlib.asynccontextmanager
+    async def hold(self, lookup: bytes) -> AsyncIterator[AsyncConnection]:
+        """The chat's turn: waited for, held until the block ends."""
+        async with self.engine.connect() as connection:
+            try:
+                await connection.execute(select(func.pg_advisory_xact_lock(lock_key(lookup))))
+                yield connection
+            finally:
+                # The turn ends, and with it the lock; a connection that broke meanwhile
+                # (its lock went with it) is not put back into the pool.
+                try:
+                    await connection.rollback()
+                except Exception as error:
+                    log.warning("event=chat_turn_end_failed error=%s", type(error).__name__)
+                    await connection.invalidate()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def chat_turns(database_url: str, size: int) -> ChatTurns | None:
+    """Turns across processes for PostgreSQL; None for SQLite, which one process uses (its
+    dispatcher keeps each chat's order)."""
+    return None if is_sqlite(database_url) else ChatTurns(database_url, size)
+
+
+def lock_key(lookup: bytes) -> int:
+    """The advisory lock's key: the lookup's first 64 bits (a keyed hash: two chats share a
+    key by chance only, and then merely take turns)."""
+    return int.from_bytes(lookup[:8], "big", signed=True)
+
+
+async def pending_of(
+    connection: AsyncConnection, lookup: bytes, update_id: int
+) -> list[tuple[int, bytes | None, bytes | None]]:
+    """A chat's pending updates (id, wrapped key, payload), and `update_id` if it is still
+    pending (it may have been stored without its chat's lookup), lowest update id first."""
+    query = (
+        select(inbox.c.id, inbox.c.wrapped_key, inbox.c.payload)
+        .where(
+            inbox.c.payload.is_not(None),
+            or_(inbox.c.chat_lookup == lookup, inbox.c.id == update_id),
+        )
+        .order_by(inbox.c.id)
+    )
+    return [(row.id, row.wrapped_key, row.payload) for row in await connection.execute(query)]

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     and_,
+    false,
     literal,
     or_,
     text,
@@ -370,6 +371,10 @@ class OutboxMessage(Base):
     due_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(64))
+    # An attempt may have reached Telegram: set before each send, cleared only by a send
+    # that certainly failed. Sent again with it set, the message may arrive twice
+    # (sendMessage has no idempotency key): that is counted (bot.telegram.sender).
+    maybe_sent: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class OutboxPace(Base):
@@ -432,15 +437,29 @@ class InboxUpdate(Base):
     before the bot confirms it: a process killed while handling it finds it here again. Once
     handled, in the same transaction as its effect, its content and key are deleted; the row
     stays for a day, so that a redelivery of the same update id is recognised and dropped.
-    The id is Telegram's update id: duplicates are found by the ids seen, never by order."""
+    The id is Telegram's update id: duplicates are found by the ids seen, never by order.
+
+    On PostgreSQL a pending update also carries its chat's lookup (the keyed hash the
+    `chats` row is found by, never the Telegram id), cleared with its content when it is
+    handled: a replica handles a chat's pending updates in order, whoever stored them
+    (bot.services.inbox)."""
 
     __tablename__ = "inbox"
+    __table_args__ = (
+        Index(
+            "ix_inbox_chat_lookup",
+            "chat_lookup",
+            postgresql_where=text("chat_lookup IS NOT NULL"),
+            sqlite_where=text("chat_lookup IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     handled_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    chat_lookup: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class CodeGuesses(Base):

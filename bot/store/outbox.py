@@ -133,12 +133,22 @@ def _insert(session: AsyncSession) -> Any:
 
 
 async def reschedule(
-    session: AsyncSession, message_id: uuid.UUID, due_at: datetime, error: str
+    session: AsyncSession, message_id: uuid.UUID, due_at: datetime, error: str, maybe_sent: bool
 ) -> None:
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(due_at=due_at, last_error=error)
+        .values(due_at=due_at, last_error=error, maybe_sent=maybe_sent)
+    )
+
+
+async def mark_maybe_sent(session: AsyncSession, message_id: uuid.UUID) -> None:
+    """About to be sent: until an outcome is stored, it may have reached Telegram."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(maybe_sent=True)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -65,6 +65,11 @@ class UpdateHandler:
         self.connectivity = connectivity or Connectivity()
 
     async def handle(self, stored: StoredUpdate) -> None:
+        """In its chat's turn across replicas (bot.services.inbox), which may bring other
+        replicas' pending updates of the chat, handled here first if they came first."""
+        await self.inbox.in_turn(stored, self._handle_timed)
+
+    async def _handle_timed(self, stored: StoredUpdate) -> None:
         started = time.perf_counter()
         kind = "other"
         try:

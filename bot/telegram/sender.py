@@ -17,7 +17,14 @@ from datetime import UTC, datetime
 
 from telegram import Bot, BotCommandScopeChat
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot import metrics
 from bot.i18n import DEFAULT
@@ -151,6 +158,7 @@ class OutboxSender:
                     )
             else:
                 text, keyboard = self.renderer.notification(notification)
+                await self.outbox.sending(delivery)
                 await self.bot.send_message(
                     delivery.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
                 )
@@ -170,18 +178,29 @@ class OutboxSender:
             await self.outbox.give_up(delivery, type(error).__name__)
         except NetworkError as error:  # network trouble, 5xx, timeouts: an outage, said once
             self.connectivity.failed(error)
-            await self._retry(delivery, type(error).__name__, None)
+            # A timeout may come after Telegram sent the message: the next copy may be a second.
+            timed_out = isinstance(error, TimedOut)
+            await self._retry(delivery, type(error).__name__, None, maybe_sent=timed_out)
         except TelegramError as error:
             await self._retry(delivery, type(error).__name__, None)
         else:
             self.connectivity.succeeded(started)
             await self.outbox.delivered(delivery)
             log.info("event=outbox_sent id=%s attempts=%d", delivery.id, delivery.attempts)
+            if delivery.maybe_sent and notification.kind == "message":
+                # No id: the count is what an operator needs (how many people may have seen
+                # a message twice), and the line must not say which message it was.
+                metrics.current().outbox_sent_again.inc()
+                log.warning("event=outbox_sent_again")
         return False
 
-    async def _retry(self, delivery: Delivery, error: str, retry_after: float | None) -> None:
+    async def _retry(
+        self, delivery: Delivery, error: str, retry_after: float | None, *, maybe_sent: bool = False
+    ) -> None:
         delay = retry_delay(delivery.attempts, self.retry_base_seconds, retry_after)
-        if await self.outbox.retry_later(delivery, self.clock(), delay, error):
+        if await self.outbox.retry_later(
+            delivery, self.clock(), delay, error, maybe_sent=maybe_sent
+        ):
             log.log(
                 logging.DEBUG if self.connectivity.down else logging.INFO,
                 "event=outbox_retry id=%s error=%s in=%.1fs",
