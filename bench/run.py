@@ -6,8 +6,16 @@ emulator, against Confide and against a minimal in-memory ConversationHandler bo
 
 Each bot runs as its own OS process (as in production); the emulator and the simulated
 reporters share this process. Prints throughput (updates handled per second), reply latency
-as the reporter sees it (p50/p99), and the bot's peak memory (VmHWM), each as the median of
-the runs with the spread (min-max), then Confide's ratios to the baseline.
+as the reporter sees it (p50/p99), the bot's peak memory (VmHWM) and its CPU time per user
+action (the bot process's user+system CPU over the measured run, divided by the reporters'
+actions it answered), each as the median of the runs with the spread (min-max), then
+Confide's ratios to the baseline.
+
+    python bench/run.py --users 50 --runs 1 --profile /tmp/prof
+
+With --profile, each bot runs under cProfile (bench/profiled.py), counting its event loop's
+CPU time over the measured run only, and writes the statistics to the folder, one file per
+run; bench/profile_report.py sums them. Profiling slows the bot: its figures are not comparable.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,6 +75,7 @@ class Result:
     p99_ms: float
     peak_mb: float
     bot_cpu: float  # share of one core used by the bot process
+    cpu_ms: float  # the bot's CPU milliseconds per user action
     harness_cpu: float  # ... and by the emulator with the simulated reporters
 
 
@@ -96,7 +106,11 @@ def peak_memory_mb(pid: int) -> float:
 
 @contextlib.contextmanager
 def bot_process(
-    target: str, emulator: BotApiEmulator, folder: str, keyring: Keyring
+    target: str,
+    emulator: BotApiEmulator,
+    folder: str,
+    keyring: Keyring,
+    profile: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Confide or the minimal bot, as its own process, polling the emulator; its SQLite
     database is `database_url(folder)`."""
@@ -117,6 +131,8 @@ def bot_process(
         if target == "confide"
         else [sys.executable, str(REPO / "bench" / "minimal_bot.py")]
     )
+    if profile is not None:
+        command[1:1] = [str(REPO / "bench" / "profiled.py"), str(profile)]
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -131,10 +147,29 @@ def database_url(folder: str) -> str:
     return f"sqlite+aiosqlite:///{folder}/bench.db"
 
 
-async def run_once(target: str, users: int) -> Result:
+@contextlib.contextmanager
+def profiled(process: subprocess.Popen[bytes], output: Path | None) -> Iterator[None]:
+    """The bot's event loop profiled while inside (bench/profiled.py), written to `output`."""
+    if output is None:
+        yield
+        return
+    output.unlink(missing_ok=True)
+    process.send_signal(signal.SIGUSR1)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGUSR2)
+        for _ in range(200):
+            if output.exists():
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)  # written whole
+
+
+async def run_once(target: str, users: int, profile: Path | None = None) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         async with BotApiEmulator(token=TOKEN, bot_username="confide_bench_bot") as emulator:
-            with bot_process(target, emulator, tmp, Keyring.generate()) as process:
+            with bot_process(target, emulator, tmp, Keyring.generate(), profile) as process:
                 await wait_ready(emulator)
                 # One unmeasured reporter first, so both bots are measured warm (imports,
                 # first connections, first statements prepared), not on their start-up.
@@ -143,12 +178,13 @@ async def run_once(target: str, users: int) -> Result:
                     emulator.new_user(first_name=f"R{i}", language_code="en") for i in range(users)
                 ]
                 latencies: list[float] = []
-                started = time.perf_counter()
-                bot_cpu, harness_cpu = cpu_seconds(process.pid), time.process_time()
-                await asyncio.gather(*(reporter(c, latencies) for c in clients))
-                elapsed = time.perf_counter() - started
-                bot_cpu = cpu_seconds(process.pid) - bot_cpu
-                harness_cpu = time.process_time() - harness_cpu
+                with profiled(process, profile):
+                    started = time.perf_counter()
+                    bot_cpu, harness_cpu = cpu_seconds(process.pid), time.process_time()
+                    await asyncio.gather(*(reporter(c, latencies) for c in clients))
+                    elapsed = time.perf_counter() - started
+                    bot_cpu = cpu_seconds(process.pid) - bot_cpu
+                    harness_cpu = time.process_time() - harness_cpu
                 peak = peak_memory_mb(process.pid)
     latencies.sort()
     return Result(
@@ -157,6 +193,7 @@ async def run_once(target: str, users: int) -> Result:
         p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         peak_mb=peak,
         bot_cpu=bot_cpu / elapsed,
+        cpu_ms=1000 * bot_cpu / len(latencies),
         harness_cpu=harness_cpu / elapsed,
     )
 
@@ -170,41 +207,48 @@ async def wait_ready(emulator: BotApiEmulator) -> None:
     raise RuntimeError("bot did not start polling")
 
 
-def summary(values: list[float]) -> str:
-    return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
+def summary(values: list[float], digits: int = 1) -> str:
+    median, low, high = statistics.median(values), min(values), max(values)
+    return f"{median:8.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", type=Path, help="write each run's cProfile statistics here")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     results: dict[tuple[str, int], list[Result]] = {}
     for users in args.users:
         for run in range(args.runs):
             for target in TARGETS:  # interleaved, so drift hits both alike
-                result = asyncio.run(run_once(target, users))
+                output = args.profile and args.profile / f"{target}-n{users}-run{run + 1}.prof"
+                result = asyncio.run(run_once(target, users, output))
                 results.setdefault((target, users), []).append(result)
                 print(
                     f"  run {run + 1} {target:8s} N={users:<4d} {result.throughput:7.1f} upd/s "
                     f"p50 {result.p50_ms:6.1f} ms p99 {result.p99_ms:7.1f} ms "
                     f"peak {result.peak_mb:5.1f} MB cpu bot {result.bot_cpu:4.0%} "
-                    f"harness {result.harness_cpu:4.0%}",
+                    f"({result.cpu_ms:.2f} ms/action) harness {result.harness_cpu:4.0%}",
                     flush=True,
                 )
     print(f"\nmedian (min-max) of {args.runs} runs; {len(SCRIPT)} updates per reporter")
     print(
-        f"{'bot':8s} {'N':>4s} {'updates/s':>22s} {'p50 ms':>22s} {'p99 ms':>22s} {'peak MB':>22s}"
+        f"{'bot':8s} {'N':>4s} {'updates/s':>22s} {'p50 ms':>22s} {'p99 ms':>22s} "
+        f"{'peak MB':>22s} {'CPU ms/action':>22s}"
     )
     for (target, users), runs in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(
             f"{target:8s} {users:4d} {summary([r.throughput for r in runs]):>22s} "
             f"{summary([r.p50_ms for r in runs]):>22s} {summary([r.p99_ms for r in runs]):>22s} "
-            f"{summary([r.peak_mb for r in runs]):>22s}"
+            f"{summary([r.peak_mb for r in runs]):>22s} "
+            f"{summary([r.cpu_ms for r in runs], 2):>22s}"
         )
     print(
         "\nConfide / minimal (medians): throughput ratio (target >= 0.7), "
-        "p99 ratio (target <= 2), peak MB (target < 150)"
+        "p99 ratio (target <= 2), peak MB (target < 150), CPU per action (target <= 1.2)"
     )
     for users in args.users:
         mine, base = results[("confide", users)], results[("minimal", users)]
@@ -213,7 +257,13 @@ def main() -> None:
         )
         p99 = statistics.median(r.p99_ms for r in mine) / statistics.median(r.p99_ms for r in base)
         peak = statistics.median(r.peak_mb for r in mine)
-        print(f"N={users:<4d} throughput x{throughput:.2f}   p99 x{p99:.2f}   peak {peak:.0f} MB")
+        cpu = statistics.median(r.cpu_ms for r in mine) / statistics.median(r.cpu_ms for r in base)
+        # Each run's pair ran back to back: their ratio is less moved by the machine's drift.
+        paired = " ".join(f"x{m.cpu_ms / b.cpu_ms:.2f}" for m, b in zip(mine, base, strict=True))
+        print(
+            f"N={users:<4d} throughput x{throughput:.2f}   p99 x{p99:.2f}   peak {peak:.0f} MB"
+            f"   CPU/action x{cpu:.2f} (run by run: {paired})"
+        )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def _units(char: str) -> int:
 
 def utf16_length(text: str) -> int:
     """Length as Telegram counts it: characters outside the BMP count 2."""
-    return sum(_units(char) for char in text)
+    # "surrogatepass": a stray lone surrogate counts 1 (as `_units` does) instead of raising;
+    # encoding is C speed, where a loop over the characters cost a rendered screen ~1 ms.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def fits_utf16(text: str, limit: int) -> bool:

@@ -84,8 +84,7 @@ class Inbox:
                 }
             )
             by_id[update_id] = data
-        async with self.sessions.begin() as session:
-            new = await table.add_new(session, rows)
+        new = await table.add_new(self.sessions.kw["bind"], rows)
         if len(new) < len(rows):
             log.info("event=update_duplicate count=%d", len(rows) - len(new))
         return [StoredUpdate(i, by_id[i]) for i in by_id if i in new]

@@ -27,11 +27,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, null, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.dml import Update
 
+from bot.store import driver
+from bot.store.driver import DriverStatement
 from bot.store.inbox import inbox, mark_handled
 from bot.store.models import Chat
 
@@ -113,9 +113,9 @@ class ChatStore:
         self._queue: list[tuple[ChatWrite, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         dialect = engine.dialect
-        self._driver: tuple[_DriverStatement, _DriverStatement] | None = (
-            (_DriverStatement(_UPDATE, dialect), _DriverStatement(_HANDLED, dialect))
-            if (dialect.name, dialect.driver) == ("sqlite", "aiosqlite")
+        self._driver: tuple[DriverStatement, DriverStatement] | None = (
+            (DriverStatement(_UPDATE, dialect), DriverStatement(_HANDLED, dialect))
+            if driver.on_aiosqlite(engine)
             else None
         )
 
@@ -250,52 +250,24 @@ def _changes(write: ChatWrite) -> dict[str, Any]:
     }
 
 
-class _DriverStatement:
-    """A statement handed straight to aiosqlite, with SQLAlchemy's own SQL text and value
-    conversions. Through SQLAlchemy each statement is four round trips to the driver's
-    thread (open cursor, execute, close, commit); here a whole batch is one executemany —
-    on a busy event loop each round trip costs about half a millisecond."""
-
-    def __init__(self, statement: Update, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.convert = [
-            (name, compiled.binds[name].type.bind_processor(dialect))
-            for name in compiled.positiontup or ()
-        ]
-
-    def rows(self, params: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        return [
-            tuple(convert(p[name]) if convert else p[name] for name, convert in self.convert)
-            for p in params
-        ]
-
-
 async def _run_on_driver(
     engine: AsyncEngine,
-    statements: tuple[_DriverStatement, _DriverStatement],
+    statements: tuple[DriverStatement, DriverStatement],
     writes: list[ChatWrite],
 ) -> None:
     """The chats' UPDATEs and their updates' marks as two executemany and a commit."""
     chat_update, handled = statements
     marks = [{"b_id": w.update_id, "handled_at": w.at} for w in writes if w.update_id is not None]
-    async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            cursor = await driver.executemany(
-                chat_update.sql, chat_update.rows([_changes(w) for w in writes])
-            )
-            if cursor.rowcount != len(writes):
-                raise StaleChat
-            if marks:
-                cursor = await driver.executemany(handled.sql, handled.rows(marks))
-                if cursor.rowcount != len(marks):
-                    raise AlreadyHandled
-            await driver.commit()
-        except BaseException:
-            await driver.rollback()
-            raise
+    async with driver.transaction(engine) as connection:
+        cursor = await connection.executemany(
+            chat_update.sql, chat_update.rows([_changes(w) for w in writes])
+        )
+        if cursor.rowcount != len(writes):
+            raise StaleChat
+        if marks:
+            cursor = await connection.executemany(handled.sql, handled.rows(marks))
+            if cursor.rowcount != len(marks):
+                raise AlreadyHandled
 
 
 def _values(row: ChatRow) -> dict[str, Any]:

@@ -5,6 +5,7 @@ pending updates."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -12,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from bot.store import driver
 from bot.store.database import create_engine, is_sqlite
 from bot.store.models import InboxUpdate
 from bot.store.problems import CONNECT_SECONDS
@@ -22,20 +25,48 @@ log = logging.getLogger(__name__)
 inbox: Table = InboxUpdate.__table__  # type: ignore[assignment]
 
 
-async def add_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[int]:
-    """Insert the updates not seen before; returns the ids that were new. An id already in
-    the table (handled or not, by this process or another) is left alone."""
-    if not rows:
-        return set()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
+BATCH = 100  # rows a statement: getUpdates returns at most 100, and SQLite caps parameters
+
+
+async def add_new(engine: AsyncEngine, rows: Sequence[dict[str, Any]]) -> set[int]:
+    """Insert the updates not seen before, committed; returns the ids that were new. An id
+    already in the table (handled or not, by this process or another) is left alone.
+
+    One statement a batch (a multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id); on
+    SQLite handed straight to the driver, as every update goes through here."""
+    batches = [rows[start : start + BATCH] for start in range(0, len(rows), BATCH)]
+    new: set[int] = set()
+    if not batches:
+        return new
+    if driver.on_aiosqlite(engine):
+        async with driver.transaction(engine) as connection:
+            for batch in batches:
+                statement = _compiled(engine.dialect, len(batch))
+                params = {f"{k}_m{i}": v for i, row in enumerate(batch) for k, v in row.items()}
+                found = await connection.execute_fetchall(statement.sql, statement.row(params))
+                new.update(int(row[0]) for row in found)
+        return new
+    async with engine.begin() as connection:
+        for batch in batches:
+            new.update((await connection.execute(_insert_new(engine.dialect, batch))).scalars())
+    return new
+
+
+def _insert_new(dialect: Dialect, rows: Sequence[dict[str, Any]]) -> Any:
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    return (
         insert(inbox)
-        .values(list(rows))  # one multi-row statement: a batch is one round trip
+        .values(list(rows))
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(inbox.c.id)
     )
-    return set((await session.execute(statement)).scalars())
+
+
+@functools.lru_cache(maxsize=BATCH)
+def _compiled(dialect: Dialect, count: int) -> driver.DriverStatement:
+    """The statement for `count` rows, its parameters named `<column>_m<row>`."""
+    blank = {column.name: None for column in inbox.columns}
+    return driver.DriverStatement(_insert_new(dialect, [blank] * count), dialect)
 
 
 async def pending(
