@@ -123,11 +123,14 @@ async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[
         AuditEntry.link,
     )
     after = 0
+    # Core, not the ORM session: plain rows without the ORM's loading step per row (a third
+    # of the time of `confide audit verify` on SQLite).
+    connection = await session.connection()
     while True:
         query = select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
-        rows = (await session.execute(query.limit(batch))).all()
+        rows = (await connection.execute(query.limit(batch))).all()
         if not rows:
             return
         for row in rows:
-            yield Entry(*row)
-        after = rows[-1].seq
+            yield Entry._make(row)
+        after = rows[-1][0]
