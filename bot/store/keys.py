@@ -249,10 +249,10 @@ async def _swap_each(
         )
         arrays = {f"b_{n}": [row[f"b_{n}"] for row in rows] for n in names}
         return len((await session.execute(statement, arrays)).all())
-    statement = (
+    many = (
         update(table)
         .where(*(col == bindparam(f"b_{name}") for name, (col, _) in match.items()))
         .values({key: bindparam(f"b_{name}") for key, (name, _) in change.items()} | also)
     )
-    result = await session.execute(statement, rows)
+    result = await session.execute(many, rows)
     return int(getattr(result, "rowcount", 0) or 0)
