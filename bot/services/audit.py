@@ -131,17 +131,19 @@ async def verify(
     previous, expected_seq, count = bytes(32), 1, 0
     pinned = {a.seq: a.link for a in anchors}
     chain = keyring.chain_hasher()
-    async for entry in log_table.walk(session):
-        count += 1
-        if entry.seq in pinned and bytes(entry.link) != pinned.pop(entry.seq):
-            problems.append(Break(entry.seq, "differs from the anchor kept outside"))
-        if entry.seq != expected_seq:
-            gap = f"entries {expected_seq}..{entry.seq - 1} are missing"
-            problems.append(Break(expected_seq, gap))
-        link = chain(previous, entry_text(*entry[:6]))
-        if link != entry.link:
-            problems.append(Break(entry.seq, "changed, or not following the entry before"))
-        previous, expected_seq = entry.link, entry.seq + 1
+    async for entries in log_table.walk(session):
+        count += len(entries)
+        for seq, at, case_id, actor, role, action, stored in entries:
+            if seq in pinned and bytes(stored) != pinned.pop(seq):
+                problems.append(Break(seq, "differs from the anchor kept outside"))
+            if seq != expected_seq:
+                problems.append(
+                    Break(expected_seq, f"entries {expected_seq}..{seq - 1} are missing")
+                )
+            link = chain(previous, entry_text(seq, at, case_id, actor, role, action))
+            if link != stored:
+                problems.append(Break(seq, "changed, or not following the entry before"))
+            previous, expected_seq = stored, seq + 1
     for seq in sorted(pinned):
         problems.append(
             Break(
