@@ -11,7 +11,7 @@ import os
 import re
 import stat
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
@@ -505,7 +505,21 @@ class Keyring:
     def chain_hash(self, previous: bytes, entry: bytes) -> bytes:
         """The audit log's link: a keyed hash of the previous link and this entry, so that
         someone who can write to the database, but has no key, cannot forge a new chain."""
-        return self.blind_index("audit-chain", previous + entry)
+        return self.chain_hasher()(previous, entry)
+
+    def chain_hasher(self) -> Callable[[bytes, bytes], bytes]:
+        """chain_hash for many links in a row (`confide audit verify` checks a million): the
+        same blind index, with its key and the fixed head of its encoding taken once and
+        OpenSSL's one-shot HMAC, instead of building each from scratch per link."""
+        key = self._set.index_key
+        head = encode_parts(_INDEX_KIND, "audit-chain")  # the parts before the value's
+        digest = hmac.digest
+
+        def link(previous: bytes, entry: bytes) -> bytes:
+            value = previous + entry
+            return digest(key, head + len(value).to_bytes(4, "big") + value, "sha256")
+
+        return link
 
     def blind_index(self, purpose: str, value: str | bytes) -> bytes:
         """HMAC-SHA256 look-up token: equal inputs match, but the hash reveals nothing.

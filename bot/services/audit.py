@@ -38,6 +38,13 @@ def link_of(
     action: str,
 ) -> bytes:
     """An entry's link: a keyed hash of the link before it and the entry."""
+    return keyring.chain_hash(previous, entry_text(seq, at, case_id, actor, role, action))
+
+
+def entry_text(
+    seq: int, at: datetime, case_id: uuid.UUID | None, actor: str, role: str, action: str
+) -> bytes:
+    """What an entry's link covers, besides the link before it."""
     parts = (
         str(seq),
         at.isoformat(timespec="microseconds"),
@@ -46,7 +53,7 @@ def link_of(
         role,
         action,
     )
-    return keyring.chain_hash(previous, "\x1f".join(parts).encode())
+    return "\x1f".join(parts).encode()
 
 
 async def record(
@@ -123,26 +130,20 @@ async def verify(
     problems: list[Break] = []
     previous, expected_seq, count = bytes(32), 1, 0
     pinned = {a.seq: a.link for a in anchors}
-    async for entry in log_table.walk(session):
-        count += 1
-        if entry.seq in pinned and bytes(entry.link) != pinned.pop(entry.seq):
-            problems.append(Break(entry.seq, "differs from the anchor kept outside"))
-        if entry.seq != expected_seq:
-            gap = f"entries {expected_seq}..{entry.seq - 1} are missing"
-            problems.append(Break(expected_seq, gap))
-        link = link_of(
-            keyring,
-            previous,
-            entry.seq,
-            entry.at,
-            entry.case_id,
-            entry.actor,
-            entry.role,
-            entry.action,
-        )
-        if link != entry.link:
-            problems.append(Break(entry.seq, "changed, or not following the entry before"))
-        previous, expected_seq = entry.link, entry.seq + 1
+    chain = keyring.chain_hasher()
+    async for entries in log_table.walk(session):
+        count += len(entries)
+        for seq, at, case_id, actor, role, action, stored in entries:
+            if seq in pinned and bytes(stored) != pinned.pop(seq):
+                problems.append(Break(seq, "differs from the anchor kept outside"))
+            if seq != expected_seq:
+                problems.append(
+                    Break(expected_seq, f"entries {expected_seq}..{seq - 1} are missing")
+                )
+            link = chain(previous, entry_text(seq, at, case_id, actor, role, action))
+            if link != stored:
+                problems.append(Break(seq, "changed, or not following the entry before"))
+            previous, expected_seq = stored, seq + 1
     for seq in sorted(pinned):
         problems.append(
             Break(

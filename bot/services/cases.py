@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -124,29 +124,58 @@ class CaseVault:
     ) -> tuple[ThreadItem, ...]:
         """The messages, oldest first. `mark_read_by` ("reporter"/"responder") marks the other
         side's messages as read. `names` shows responders' names (responders' eyes only)."""
+        rows = await queries.thread_of(session, case.id)
+        return self._thread(case, rows, names, mark_read_by, now)
+
+    async def history(
+        self,
+        session: Session,
+        case: Case,
+        names_of: Callable[[set[uuid.UUID]], Awaitable[dict[uuid.UUID, str]]],
+        now: datetime,
+    ) -> tuple[tuple[ThreadItem, ...], tuple[ThreadItem, ...], dict[uuid.UUID, str]]:
+        """What a responder opening the case reads: the thread (marking the reporter's
+        messages read) and the internal notes, with the names of the responders in them and
+        of the one who claimed the case — those only, not every responder's row."""
+        messages = await queries.thread_of(session, case.id)
+        notes = await queries.notes_of(session, case.id)
+        wanted = {r.responder_id for r in messages if r.responder_id is not None}
+        wanted |= {r.responder_id for r in notes if r.responder_id is not None}
+        if case.claimed_by is not None:
+            wanted.add(case.claimed_by)
+        names = await names_of(wanted)
+        key = self.key(case)
+        return (
+            self._thread(case, messages, names, "responder", now),
+            tuple(
+                ThreadItem(
+                    "note",
+                    key.open_note(row.id, row.responder_id, row.body),
+                    row.created_at,
+                    names.get(row.responder_id) if row.responder_id else None,
+                )
+                for row in notes
+            ),
+            names,
+        )
+
+    def _thread(
+        self,
+        case: Case,
+        rows: Sequence[CaseMessage],
+        names: dict[uuid.UUID, str] | None,
+        mark_read_by: str | None,
+        now: datetime | None,
+    ) -> tuple[ThreadItem, ...]:
         key = self.key(case)
         items = []
-        for row in await queries.thread_of(session, case.id):
+        for row in rows:
             text = key.open_message(row.id, row.author, row.responder_id, row.body)
             by = names.get(row.responder_id) if names and row.responder_id else None
             items.append(ThreadItem(row.author, text, row.created_at, by))
             if mark_read_by and row.author != mark_read_by and row.read_at is None:
                 row.read_at = now
         return tuple(items)
-
-    async def notes(
-        self, session: Session, case: Case, names: dict[uuid.UUID, str]
-    ) -> tuple[ThreadItem, ...]:
-        key = self.key(case)
-        return tuple(
-            ThreadItem(
-                "note",
-                key.open_note(row.id, row.responder_id, row.body),
-                row.created_at,
-                names.get(row.responder_id) if row.responder_id else None,
-            )
-            for row in await queries.notes_of(session, case.id)
-        )
 
     async def unread_for_reporter(self, session: Session, case: Case) -> int:
         return await queries.unread_by_reporter(session, case.id)

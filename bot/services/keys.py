@@ -22,7 +22,7 @@ from bot.services import audit
 from bot.services.audit import OPERATOR
 from bot.store import keys as stored_keys
 from bot.store.models import Chat
-from bot.store.session import CONFLICTS, Session, Sessions
+from bot.store.session import CONFLICTS, Sessions
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 3.0
@@ -199,31 +199,31 @@ async def rewrap_batch(
     from `after` (so that a pass costs its rows once, not the rows before it again each
     batch); returns how many were re-wrapped and the last id read (None when none is left).
     A record changed meanwhile by a running process is skipped and found by the next pass."""
-    done = 0
     async with sessions.begin() as session:
         rows = await stored_keys.wrapped_not_under(
             session, owner, keyring.current_kek_id, after, batch
         )
-        for row in rows:
-            if owner is KeyOwner.CHAT:
-                changed = await _rekey_chat(session, keyring, row)
-            else:
-                old = getattr(row, "draft_key" if owner is KeyOwner.DRAFT else "wrapped_key")
-                new = keyring.rewrap(owner, row.id, old)
-                changed = await stored_keys.replace_wrapped(session, owner, row.id, old, new)
-            done += int(changed)
+        if owner is KeyOwner.CHAT:
+            done = await stored_keys.rekey_chats(session, [_rekey_chat(keyring, r) for r in rows])
+        else:
+            column = "draft_key" if owner is KeyOwner.DRAFT else "wrapped_key"
+            swaps = []
+            for row in rows:
+                old = getattr(row, column)
+                swaps.append((row.id, old, keyring.rewrap(owner, row.id, old)))
+            done = await stored_keys.replace_wrapped(session, owner, swaps)
         if rows and not done:
             raise RuntimeError("records keep changing under the rotation; try again")
     return done, rows[-1].id if rows else None
 
 
-async def _rekey_chat(session: Session, keyring: Keyring, chat: Chat) -> bool:
+def _rekey_chat(keyring: Keyring, chat: Chat) -> tuple[Chat, bytes, bytes | None]:
     """A chat gets a new key, not only a new wrapping: its state's old copies (in dead rows,
     WAL, backups) stay under the old key, which dies with the old KEK."""
     old_key = keyring.chat_key(chat.id, chat.wrapped_key)
     new_key, wrapped = keyring.new_chat_key(chat.id)
     state = new_key.seal_state(old_key.open_state(chat.state)) if chat.state else None
-    return await stored_keys.rekey_chat(session, chat, wrapped, state)
+    return chat, wrapped, state
 
 
 async def finish_rotation(sessions: Sessions, keyring: Keyring, kek_id: int) -> None:

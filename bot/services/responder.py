@@ -125,13 +125,9 @@ class ResponderTurn:
 
     async def _open(self, case: Case) -> list[View]:
         session, vault = self.turn.session, self.turn.vault
-        names = await self.names()
         try:
             document = vault.answers(case)
-            thread = await vault.thread(
-                session, case, names, mark_read_by="responder", now=self.turn.now
-            )
-            notes = await vault.notes(session, case, names)
+            thread, notes, names = await vault.history(session, case, self.names, self.turn.now)
             files = await delivery.deliver(self.turn, case, vault.key(case))
         except CaseDestroyed:
             # Withdrawn by the reporter, or shredded at the end of its retention period.
@@ -346,8 +342,11 @@ class ResponderTurn:
             return None
         return case
 
-    async def names(self) -> dict[uuid.UUID, str]:
-        return await people.names(self.turn.session, self.turn.keyring)
+    async def names(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """These responders' names; mine is known (my row was checked when the turn began)."""
+        names = {self.me.id: self.me.display_name} if self.me.id in ids else {}
+        others = ids - {self.me.id}
+        return names | await people.names_of(self.turn.session, self.turn.keyring, others)
 
 
 def _short(text: str) -> str:

@@ -110,9 +110,10 @@ class Entry(NamedTuple):
     link: bytes
 
 
-async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[Entry]:
-    """Every entry in order, `batch` at a time (keyset on seq), so that memory stays flat
-    however long the log: only one batch is held at once."""
+async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[list[Entry]]:
+    """Every entry in order, a batch at a time (keyset on seq), so that memory stays flat
+    however long the log: only one batch is held at once. Batches, not entries, so that a
+    million entries are not a million steps of an async generator."""
     columns = (
         AuditEntry.seq,
         AuditEntry.at,
@@ -123,11 +124,13 @@ async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[
         AuditEntry.link,
     )
     after = 0
+    # Core, not the ORM session: plain rows without the ORM's loading step per row (a third
+    # of the time of `confide audit verify` on SQLite).
+    connection = await session.connection()
     while True:
         query = select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
-        rows = (await session.execute(query.limit(batch))).all()
+        rows = (await connection.execute(query.limit(batch))).all()
         if not rows:
             return
-        for row in rows:
-            yield Entry(*row)
-        after = rows[-1].seq
+        yield [Entry._make(row) for row in rows]
+        after = rows[-1][0]

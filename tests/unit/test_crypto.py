@@ -454,6 +454,19 @@ def test_blind_index(keyring: Keyring) -> None:
     assert keyring.blind_index("chat", "x") != keyring.blind_index("cha", "tx")
 
 
+def test_the_audit_chains_fast_hasher_is_the_same_keyed_hash(keyring: Keyring) -> None:
+    """`audit verify` hashes a million links with chain_hasher: each must be exactly the
+    blind index the links were written with, and keyed like it."""
+    link = keyring.chain_hasher()
+    previous = bytes(32)
+    for entry in (b"", b"1\x1f2026-11-29T10:00:00.000000+00:00\x1f\x1fop\x1fop\x1fx", bytes(300)):
+        expected = keyring.blind_index("audit-chain", previous + entry)
+        assert link(previous, entry) == keyring.chain_hash(previous, entry) == expected
+        previous = expected
+    assert Keyring({1: K1}, K2).chain_hasher()(previous, b"x") != link(previous, b"x")
+    assert link(previous, b"x") != link(previous, b"y")
+
+
 def test_blind_index_does_not_depend_on_keks() -> None:
     assert Keyring({1: K1}, IDX).blind_index("chat", "7") == Keyring({1: K2}, IDX).blind_index(
         "chat", "7"
