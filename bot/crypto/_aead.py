@@ -17,6 +17,7 @@ so a blob copied to another row, field, table or owner does not decrypt.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
@@ -83,6 +84,14 @@ def encode_parts(kind: str, *parts: str | bytes) -> bytes:
     return bytes(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def _associated_data(kind: str, header: bytes, context: tuple[str, ...]) -> bytes:
+    """A blob's associated data, kept for the rows in use: a chat's fields and keys are
+    sealed and opened at every step under the same few. It holds field names and record
+    ids only, never key bytes or plaintext."""
+    return encode_parts(kind, header, *context)
+
+
 def bucket_size(length: int) -> int:
     """The padded size for `length` bytes of plaintext (one byte more for the end mark)."""
     needed = length + 1
@@ -146,7 +155,7 @@ def seal_blob(
     if version == PADDED_VERSION:
         plaintext = pad(bytes(plaintext), minimum)
     nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonce: keys seal far fewer than 2**32
-    ad = encode_parts(kind, header, *context)
+    ad = _associated_data(kind, header, context)
     return header + nonce + aead.encrypt(nonce, bytes(plaintext), ad)
 
 
@@ -155,7 +164,7 @@ def open_parts(
 ) -> bytes | None:
     """Decrypt an already split blob; None if authentication fails (caller words the error)."""
     try:
-        return aead.decrypt(nonce, body, encode_parts(kind, header, *context))
+        return aead.decrypt(nonce, body, _associated_data(kind, header, context))
     except InvalidTag:
         return None
 

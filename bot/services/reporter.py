@@ -176,7 +176,13 @@ class ReporterTurn:
         context = self.turn.context
         if not self.turn.within_limit("reports"):
             return [Say("limit_reports", {"limit": context.limits.reports_per_day})]
-        staff = await people.active_responders(self.turn.session, self.turn.keyring)
+        # The exclusion question lists the responders' names (MAC-checked rows): read only
+        # if it is asked at all.
+        staff = (
+            await people.active_responders(self.turn.session, self.turn.keyring)
+            if context.exclusion != "off"
+            else []
+        )
         mode = context.exclusion if staff else "off"
         step = context.intake.start(
             submission.exclusion_choices(staff) if mode == "list" else (), typed=mode == "typed"

@@ -117,6 +117,7 @@ async def send_report(turn: Turn, submitted: Submitted) -> Sent:
         case,
         frozenset(excluded),
         priority=URGENT if case.urgent else 0,
+        staff=staff,  # read above, in this transaction
     )
     log.info(
         "event=case_submitted case=%s urgent=%s linked=%s alerted=%d",

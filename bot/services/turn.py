@@ -114,10 +114,13 @@ class Turn:
         excluded: frozenset[uuid.UUID],
         priority: int = 0,
         about: bool = True,
+        staff: list[Responder] | None = None,
     ) -> int:
         """Tell those whom the policy (bot.cases.readers) names for this occasion; returns
-        how many. `about`: whether the message dies with the case if it is shredded first."""
-        staff = await people.active_responders(self.session, self.keyring)
+        how many. `about`: whether the message dies with the case if it is shredded first.
+        `staff`: the active responders, if the caller has just read them in this session."""
+        if staff is None:
+            staff = await people.active_responders(self.session, self.keyring)
         chosen = people.told(occasion, staff, excluded, case.claimed_by)
         for person in chosen:
             self.notify_responder(

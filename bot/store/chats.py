@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 import uuid
 from collections import OrderedDict
 from datetime import datetime
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store import driver
-from bot.store.driver import DriverStatement
+from bot.store.driver import DriverQuery, DriverStatement
 from bot.store.inbox import inbox, mark_handled
 from bot.store.models import Chat
 
@@ -86,6 +87,7 @@ _UPDATE = (
     )
 )
 _INSERT = insert(chats)
+_FIND = select(chats).where(chats.c.lookup == bindparam("lookup"))
 _HANDLED = (
     update(inbox)
     .where(inbox.c.id == bindparam("b_id"), inbox.c.payload.is_not(None))
@@ -113,24 +115,33 @@ class ChatStore:
         self._queue: list[tuple[ChatWrite, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         dialect = engine.dialect
-        self._driver: tuple[DriverStatement, DriverStatement] | None = (
-            (DriverStatement(_UPDATE, dialect), DriverStatement(_HANDLED, dialect))
+        self._driver: tuple[DriverStatement, DriverStatement, DriverStatement] | None = (
+            (
+                DriverStatement(_UPDATE, dialect),
+                DriverStatement(_HANDLED, dialect),
+                DriverStatement(_INSERT, dialect),
+            )
             if driver.on_aiosqlite(engine)
             else None
         )
+        self._find = DriverQuery(_FIND, dialect) if self._driver is not None else None
 
     async def find(self, lookup: bytes) -> ChatRow | None:
         row = self._cache.get(lookup)
         if row is not None:
             self._cache.move_to_end(lookup)
             return row
-        async with self.engine.connect() as connection:
-            found = (
-                await connection.execute(select(chats).where(chats.c.lookup == lookup))
-            ).one_or_none()
-        if found is None:
-            return None
-        row = ChatRow(**found._asdict())
+        if self._find is not None:  # one round trip instead of five
+            rows = await driver.fetch_all(self.engine, self._find, {"lookup": lookup})
+            if not rows:
+                return None
+            row = ChatRow(**rows[0])
+        else:
+            async with self.engine.connect() as connection:
+                found = (await connection.execute(_FIND, {"lookup": lookup})).one_or_none()
+            if found is None:
+                return None
+            row = ChatRow(**found._asdict())
         self._remember(row)
         return row
 
@@ -175,7 +186,7 @@ class ChatStore:
     async def _commit_together(self, batch: list[tuple[ChatWrite, asyncio.Future[None]]]) -> None:
         writes = [write for write, _ in batch]
         try:
-            if self._driver is not None and all(w.based_on for w in writes):
+            if self._driver is not None:
                 await _run_on_driver(self.engine, self._driver, writes)
             else:
                 async with self.engine.begin() as connection:
@@ -252,18 +263,25 @@ def _changes(write: ChatWrite) -> dict[str, Any]:
 
 async def _run_on_driver(
     engine: AsyncEngine,
-    statements: tuple[DriverStatement, DriverStatement],
+    statements: tuple[DriverStatement, DriverStatement, DriverStatement],
     writes: list[ChatWrite],
 ) -> None:
-    """The chats' UPDATEs and their updates' marks as two executemany and a commit."""
-    chat_update, handled = statements
+    """The new chats' INSERT, the others' UPDATEs and their updates' marks as an executemany
+    each and a commit."""
+    chat_update, handled, chat_insert = statements
+    new = [_values(w.row) for w in writes if w.based_on == 0]
+    changed = [_changes(w) for w in writes if w.based_on != 0]
     marks = [{"b_id": w.update_id, "handled_at": w.at} for w in writes if w.update_id is not None]
     async with driver.transaction(engine) as connection:
-        cursor = await connection.executemany(
-            chat_update.sql, chat_update.rows([_changes(w) for w in writes])
-        )
-        if cursor.rowcount != len(writes):
-            raise StaleChat
+        if new:
+            try:
+                await connection.executemany(chat_insert.sql, chat_insert.rows(new))
+            except sqlite3.IntegrityError as error:  # another process created this chat
+                raise StaleChat from error
+        if changed:
+            cursor = await connection.executemany(chat_update.sql, chat_update.rows(changed))
+            if cursor.rowcount != len(changed):
+                raise StaleChat
         if marks:
             cursor = await connection.executemany(handled.sql, handled.rows(marks))
             if cursor.rowcount != len(marks):

@@ -17,6 +17,7 @@ from typing import Any
 from aiosqlite import Connection as Driver
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
 
 
@@ -32,7 +33,7 @@ class DriverStatement:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.convert = [
-            (name, compiled.binds[name].type.bind_processor(dialect))
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup or ()
         ]
 
@@ -41,6 +42,38 @@ class DriverStatement:
 
     def rows(self, params: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return [self.row(p) for p in params]
+
+
+class DriverQuery(DriverStatement):
+    """A compiled SELECT: its parameters as a statement's, its columns converted back as
+    SQLAlchemy would (dates, ids)."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        super().__init__(statement, dialect)  # type: ignore[arg-type]
+        self.columns = [
+            (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in statement.selected_columns
+        ]
+
+    def record(self, raw: Sequence[Any]) -> dict[str, Any]:
+        return {
+            name: convert(value) if convert else value
+            for (name, convert), value in zip(self.columns, raw, strict=True)
+        }
+
+
+async def fetch_all(
+    engine: AsyncEngine, query: DriverQuery, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A query's rows in one round trip, on the pool's aiosqlite connection (a SELECT
+    begins no transaction there: nothing is left to roll back)."""
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(raw, Driver)
+        rows = await raw.execute_fetchall(query.sql, query.row(params))
+        if raw.in_transaction:  # not expected; never leave one open on a pooled connection
+            await raw.rollback()
+    return [query.record(row) for row in rows]
 
 
 @contextlib.asynccontextmanager
