@@ -33,6 +33,18 @@ SESSION_KEYS = Keyring.generate().dump()
 MIGRATED = {"migrated", "world"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `database` the tests that run on the database under test: those with a database
+    of their own (`database_url`), and those of a module that looks at which it is. On
+    PostgreSQL, CI runs only these (`-m database`): the others never touch it, and the SQLite
+    run has run them already."""
+    for item in items:
+        uses = getattr(item, "fixturenames", ())
+        module = getattr(item, "module", None)
+        if "database_url" in uses or hasattr(module, "POSTGRES_URL"):
+            item.add_marker(pytest.mark.database)
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with migrated_template(tmp_path_factory.mktemp("template"), Keyring.parse(SESSION_KEYS)) as t:
