@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from databases import empty_database, migrated_template
+from databases import dropped, empty_database, migrated_template
 from harness import BOT_USERNAME, TOKEN, InProcessBot, bot_environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 from world import Clock, make_world
@@ -43,6 +43,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = getattr(item, "module", None)
         if "database_url" in uses or hasattr(module, "POSTGRES_URL"):
             item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _databases_dropped() -> Iterator[None]:
+    yield
+    dropped()
 
 
 @pytest.fixture(scope="session")

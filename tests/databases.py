@@ -1,5 +1,6 @@
 """An empty database of its own: a SQLite file in a folder, or, when
-CONFIDE_TEST_DATABASE_URL is set, a new database on that PostgreSQL server (dropped after).
+CONFIDE_TEST_DATABASE_URL is set, a new database on that PostgreSQL server (dropped after, in
+the background).
 
 A test that wants a migrated database gets a copy of a template migrated once per test
 session (`migrated_template`): migrating takes most of a second, copying a file or
@@ -12,7 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,10 @@ from bot.store.database import create_engine, migrate
 POSTGRES_URL = os.environ.get("CONFIDE_TEST_DATABASE_URL")
 SQLITE_FILE = "confide.db"
 T = TypeVar("T")
+# DROP DATABASE waits for a checkpoint (a good part of a second): a thread of its own drops
+# each test's database while the next test runs, and the session waits for them at its end.
+_dropper = ThreadPoolExecutor(1, thread_name_prefix="drop-database")
+_drops: list[Future[None]] = []
 
 
 @asynccontextmanager
@@ -38,15 +43,17 @@ async def empty_database(folder: Path, template: str | None = None) -> AsyncIter
         return
     name = f"confide_test_{uuid.uuid4().hex[:12]}"
     copying = f' TEMPLATE "{template}"' if template is not None else ""
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"{copying}')
+    await _on_server(f'CREATE DATABASE "{name}"{copying}')
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+        _drops.append(_dropper.submit(asyncio.run, _on_server(_dropping(name))))
+
+
+def dropped() -> None:
+    """Wait until every test's database is dropped (raises what a drop raised)."""
+    while _drops:
+        _drops.pop().result()
 
 
 @contextmanager
@@ -69,7 +76,7 @@ def migrated_template(folder: Path, keyring: Keyring) -> Iterator[str]:
         yield name
     finally:
         if POSTGRES_URL:
-            _in_own_loop(_drop(name))
+            _in_own_loop(_on_server(_dropping(name)))
 
 
 @asynccontextmanager
@@ -81,21 +88,22 @@ async def _kept_database(folder: Path) -> AsyncIterator[tuple[str, str]]:
             raise AssertionError("the template's WAL was not folded into its file")
         return
     name = f"confide_template_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.dispose()
+    await _on_server(f'CREATE DATABASE "{name}"')
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False), name
 
 
-async def _drop(name: str) -> None:
+def _dropping(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
+async def _on_server(statement: str) -> None:
+    """One statement on the PostgreSQL server, outside a transaction (CREATE DATABASE and
+    DROP DATABASE cannot run inside one)."""
     assert POSTGRES_URL is not None
     admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.exec_driver_sql(statement)
     finally:
         await admin.dispose()
 
