@@ -3,8 +3,10 @@ against the database, through the real conversation service, and prints what eac
 
     python tests/actor.py PLAN.json  (PLAN: {"database": url, "keys": text, "events": [...]})
 
-Each event is {"at": epoch seconds, "chat": id, "command": [name, argument]} or
-{"at": ..., "chat": ..., "button": [action, case]}; each result line is JSON:
+Once it is up it prints {"ready": true} and reads the moment to start (epoch seconds) from
+stdin: the test starts the race when both actors are up, however long that took. Each event
+is {"after": seconds from the start, "chat": id, "command": [name, argument]} or
+{"after": ..., "chat": ..., "button": [action, case]}; each result line is JSON:
 {"index": n, "said": [catalogue keys of the replies]}."""
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ async def main(plan: dict[str, Any]) -> None:
     service = ConversationService(
         session_factory(engine), Keyring.parse(plan["keys"]), Intake(load_questionnaire())
     )
+    print(json.dumps({"ready": True}), flush=True)
+    start = float(await asyncio.to_thread(sys.stdin.readline))
     try:
         for index, step in enumerate(plan["events"]):
-            await asyncio.sleep(max(0.0, step["at"] - time.time()))
+            await asyncio.sleep(max(0.0, start + step["after"] - time.time()))
             reply = await service.handle(
                 Incoming(next(updates), step["chat"], "en", 1, event_of(step))
             )

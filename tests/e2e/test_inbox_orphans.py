@@ -16,12 +16,15 @@ from bot.devserver import BotApiEmulator
 from bot.services.inbox import Inbox
 from bot.store.database import session_factory
 
+SCAN = 0.25  # seconds between sweeps for orphans
+SWEEPS = 4  # sweeps that must find nothing to take over
+
 
 async def test_an_update_left_by_a_dead_replica_is_handled_once(
     emulator: BotApiEmulator, bot_env: dict[str, str], migrated: AsyncEngine, keyring: Keyring
 ) -> None:
     with open(bot_env["CONFIDE_CONFIG"], "a", encoding="utf-8") as config:
-        config.write("[service_levels]\nscan_seconds = 1\n")
+        config.write(f"[service_levels]\nscan_seconds = {SCAN}\n")
     clock = Clock()
     running = InProcessBot(bot_env, clock=clock)
     await running.start()
@@ -31,10 +34,10 @@ async def test_an_update_left_by_a_dead_replica_is_handled_once(
         left = Inbox(session_factory(migrated), keyring, clock)
         assert await left.store([update(7_000_001, eve.id)])
         # A few sweeps go by: too recent to be anybody's orphan yet.
-        await eve.assert_no_message(within=2.5)
+        await eve.assert_no_message(within=SWEEPS * SCAN)
         clock.now += timedelta(minutes=2)
         await eve.next_message(20.0)  # taken over: Eve is welcomed
-        await asyncio.sleep(2.5)  # later sweeps find it handled: no second welcome
+        await asyncio.sleep(SWEEPS * SCAN)  # later sweeps find it handled: no second welcome
         welcomes = [m for m in eve.history if "Make a report" in " ".join(m.button_texts)]
         assert len(welcomes) == 1, eve.transcript()
         assert await left.unhandled() == []

@@ -4,6 +4,7 @@ a non-zero exit code, no traceback and no secret. Each runs `python -m bot` for 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -52,21 +53,32 @@ def one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> str
     return lines[0]
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder `confide init` set up, once: its files name nothing outside it (the database
+    and the key file are relative to the folder), so each test takes a copy."""
+    folder = tmp_path_factory.mktemp("initialised")
     made = subprocess.run(
         [sys.executable, "-m", "bot", "init"],
-        cwd=tmp_path,
+        cwd=folder,
         env={
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "CONFIDE_CONFIG": str(tmp_path / "config.toml"),
+            "CONFIDE_CONFIG": str(folder / "config.toml"),
         },
         capture_output=True,
         text=True,
         check=True,
     )
     assert made.returncode == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["confide.keys", "config.toml"]
+    return folder
+
+
+@pytest.fixture
+def home(initialised: Path, tmp_path: Path) -> Path:
+    for made in initialised.iterdir():
+        shutil.copy2(made, tmp_path / made.name)  # their mode too: owner only
     return tmp_path
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from harness import TOKEN, InProcessBot, bot_environment, enrol
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
@@ -18,7 +19,7 @@ from bot.i18n import catalogue
 from bot.intake.questionnaire import load_questionnaire
 from bot.services import people
 from bot.services.outbox import Notification, Outbox, to_responder
-from bot.store.database import migrate, session_factory
+from bot.store.database import session_factory
 from bot.telegram.render import Renderer
 from bot.telegram.sender import OutboxSender
 
@@ -66,10 +67,10 @@ async def run_sender_until(sender: OutboxSender, done: Callable[[], bool], withi
         await asyncio.wait_for(task, 10)
 
 
+@pytest.mark.usefixtures("migrated")
 async def test_every_message_is_delivered_once_through_500s_429s_and_dropped_connections(
     emulator: BotApiEmulator, engine: AsyncEngine, keyring: Keyring
 ) -> None:
-    await migrate(engine, keyring=keyring)
     users = [emulator.new_user(first_name=f"R{i}", started=True) for i in range(6)]
     await queue(engine, keyring, users, "A")
     emulator.fail("sendMessage", status=500, times=3)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from harness import REPO, TOKEN, SubprocessBot, bot_environment
-from talk import say
+from talk import WAIT, say
 
 from bot.crypto import Keyring
 from bot.devserver import BotApiEmulator
@@ -63,7 +63,7 @@ async def test_an_update_that_does_not_parse_is_logged_without_its_content(
     await bot.start()
     try:
         emulator.inject_update(MALFORMED)
-        await asyncio.sleep(1.0)
+        await emulator.wait_until(lambda: "event=update_unparseable" in bot.log, WAIT)
         # The bot goes on: the next person is answered.
         answer = await say(emulator.new_user(first_name="Next", language_code="en"), "/start")
         assert "Make a report" in " ".join(answer.button_texts)

@@ -23,7 +23,7 @@ from bot.services.conversation import ConversationService
 from bot.store.models import AuditEntry, Case, CaseMessage, OutboxMessage
 
 ROUNDS = 6
-START_IN = 4.0  # seconds: both processes are up and waiting by then
+START_IN = 0.3  # seconds after both processes said they are up: both are waiting by then
 APART = 0.6  # seconds between rounds
 
 
@@ -35,10 +35,9 @@ async def race(
     second: list[dict[str, Any]],
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Play two lists of events in two OS processes, event i of each at the same moment."""
-    start = time.time() + START_IN
     processes = []
     for name, events in (("first", first), ("second", second)):
-        timed = [{**e, "at": start + i * APART} for i, e in enumerate(events)]
+        timed = [{**e, "after": i * APART} for i, e in enumerate(events)]
         plan = tmp_path / f"{name}.json"
         plan.write_text(
             json.dumps({"database": database_url, "keys": keyring.dump(), "events": timed}),
@@ -50,10 +49,20 @@ async def race(
                 str(REPO / "tests" / "actor.py"),
                 str(plan),
                 env={**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"},
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
         )
+    for process in processes:
+        assert process.stdout is not None
+        up = await asyncio.wait_for(process.stdout.readline(), 120)
+        assert json.loads(up or b"{}").get("ready"), (await process.communicate())[1].decode()
+    start = f"{time.time() + START_IN}\n".encode()
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(start)
+        process.stdin.close()
     results = []
     for process in processes:
         out, err = await asyncio.wait_for(process.communicate(), 120)

@@ -114,7 +114,9 @@ async def test_a_receipt_that_never_arrived_is_shown_again_until_saved(
     # Telegram fails every message for a while: the receipt never reaches the phone.
     emulator.fail("sendMessage", status=502, times=1000)
     await una.click("don't link this chat")
-    await emulator.wait_until(lambda: emulator.failures_served >= 4, timeout=WAIT)
+    # Tried, and tried again after the back-off: the reply is waiting the outage out (each
+    # further try comes twice as late, so waiting for more only makes the test longer).
+    await emulator.wait_until(lambda: emulator.failures_served >= 2, timeout=WAIT)
     await asyncio.sleep(0.5)
     assert not any(RECEIPT.search(m.text) for m in una.messages)
 

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from world import T0
@@ -16,7 +17,7 @@ from world import T0
 from bot.crypto import Keyring
 from bot.services import audit
 from bot.store import audit as log_table
-from bot.store.database import migrate, session_factory
+from bot.store.database import session_factory
 from bot.store.models import AuditEntry, AuditHead
 
 
@@ -66,10 +67,10 @@ async def verified(engine: AsyncEngine, keyring: Keyring) -> tuple[int, int, lis
     return count, peak, reads
 
 
+@pytest.mark.usefixtures("migrated")
 async def test_verify_reads_the_log_in_batches_with_flat_memory(
     engine: AsyncEngine, keyring: Keyring
 ) -> None:
-    await migrate(engine, keyring=keyring)
     await lengthen(engine, keyring, 10_000)
     count, small_peak, small_reads = await verified(engine, keyring)
     assert count == 10_000

@@ -25,7 +25,7 @@ from bot.services.protocol import (
     ShowStep,
     Text,
 )
-from bot.store.database import migrate, session_factory
+from bot.store.database import session_factory
 from bot.store.models import Chat
 
 
@@ -38,10 +38,9 @@ class Clock:
 
 
 @pytest.fixture
-async def service(engine: AsyncEngine, keyring: Keyring) -> ConversationService:
-    await migrate(engine, keyring=keyring)
+async def service(migrated: AsyncEngine, keyring: Keyring) -> ConversationService:
     return ConversationService(
-        session_factory(engine), keyring, Intake(load_questionnaire()), clock=Clock()
+        session_factory(migrated), keyring, Intake(load_questionnaire()), clock=Clock()
     )
 
 

@@ -11,11 +11,11 @@ from sqlalchemy.util import await_
 
 from bot.crypto import KeyConfigError, Keyring
 from bot.services.keys import check_keys
-from bot.store.database import create_engine, migrate, session_factory
+from bot.store.database import create_engine, session_factory
 
 
+@pytest.mark.usefixtures("migrated")
 async def test_keys_are_recorded_then_verified(engine: AsyncEngine, keyring: Keyring) -> None:
-    await migrate(engine, keyring=keyring)
     sessions = session_factory(engine)
     await check_keys(sessions, keyring)
     await check_keys(sessions, keyring)  # the same keys again: fine
@@ -29,8 +29,8 @@ async def test_keys_are_recorded_then_verified(engine: AsyncEngine, keyring: Key
         await check_keys(sessions, keyring)  # the old file lacks the new key
 
 
+@pytest.mark.usefixtures("migrated")
 async def test_wrong_index_key_is_refused(engine: AsyncEngine, keyring: Keyring) -> None:
-    await migrate(engine, keyring=keyring)
     sessions = session_factory(engine)
     await check_keys(sessions, keyring)
     text = keyring.dump()
@@ -40,13 +40,13 @@ async def test_wrong_index_key_is_refused(engine: AsyncEngine, keyring: Keyring)
         await check_keys(sessions, Keyring.parse(text.replace(mine, other_index)))
 
 
+@pytest.mark.usefixtures("migrated")
 async def test_two_processes_starting_together_on_a_new_database_both_start(
     database_url: str, engine: AsyncEngine, keyring: Keyring
 ) -> None:
     """Both read "no key checks yet" and both store them: the one that writes second checks
     its keys against the first one's instead of failing. The race is forced: the first
     process starts and finishes just as the second is about to write."""
-    await migrate(engine, keyring=keyring)
     second = create_engine(database_url)
     first_ran = False
 
