@@ -69,14 +69,16 @@ class OutboxSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before the round, not after: a message queued (or a stop) while the
+            # round runs leaves the wake set, so it is not left waiting for the next poll.
+            self.wake.clear()
             try:
                 sent = await self.send_due(stop)
             except Exception as error:  # the database may be briefly away; keep going
                 log.error("event=outbox_round_failed error=%s", type(error).__name__)
                 sent = 0
-            if sent:
+            if sent or stop.is_set():
                 continue  # there may be more
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self._idle_seconds())
 
