@@ -21,6 +21,21 @@ def entry_time(now: datetime) -> datetime:
     return floor_time(now, MINUTE)
 
 
+_HEAD = update(AuditHead).where(AuditHead.name == HEAD)
+
+
+async def _lock_head(session: AsyncSession) -> tuple[int, bytes]:
+    """The head's sequence number and link, with its lock taken (a row lock on PostgreSQL,
+    the write lock on SQLite) until the transaction ends."""
+    seq, link = (
+        await session.execute(
+            _HEAD.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
+            execution_options={"synchronize_session": False},
+        )
+    ).one()
+    return int(seq), bytes(link)
+
+
 async def append(
     session: AsyncSession,
     make_link: Callable[[int, bytes], tuple[bytes, bytes]],
@@ -33,13 +48,7 @@ async def append(
     """Append one entry. `make_link(seq, previous link)` gives (link, head MAC). Touching the
     head first takes the lock (a row lock on PostgreSQL, the write lock on SQLite), so
     appends from several processes queue rather than fork."""
-    head = update(AuditHead).where(AuditHead.name == HEAD)
-    last_seq, last_link = (
-        await session.execute(
-            head.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
-            execution_options={"synchronize_session": False},
-        )
-    ).one()
+    last_seq, last_link = await _lock_head(session)
     seq = last_seq + 1
     link, mac = make_link(seq, last_link)
     session.add(
@@ -48,7 +57,7 @@ async def append(
         )
     )
     await session.execute(
-        head.values(seq=seq, link=link, mac=mac), execution_options={"synchronize_session": False}
+        _HEAD.values(seq=seq, link=link, mac=mac), execution_options={"synchronize_session": False}
     )
 
 
@@ -58,20 +67,14 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], mac: byte
     benchmark's log; refused if the head is not where the chain starts."""
     if not entries:
         return
-    head = update(AuditHead).where(AuditHead.name == HEAD)
-    last_seq, _ = (
-        await session.execute(
-            head.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
-            execution_options={"synchronize_session": False},
-        )
-    ).one()
+    last_seq, _ = await _lock_head(session)
     if entries[0].seq != last_seq + 1:
         raise ValueError(f"the log ends at {last_seq}, these entries start at {entries[0].seq}")
     table = AuditEntry.metadata.tables[AuditEntry.__tablename__]
     await session.execute(insert(table), [entry._asdict() for entry in entries])
     last = entries[-1]
     await session.execute(
-        head.values(seq=last.seq, link=last.link, mac=mac),
+        _HEAD.values(seq=last.seq, link=last.link, mac=mac),
         execution_options={"synchronize_session": False},
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -247,28 +248,16 @@ def may_be_late() -> ColumnElement[bool]:
     )
 
 
-Index(
-    "ix_cases_open_order",
-    Case.submitted_at,
-    Case.short_id,
-    sqlite_where=open_case(),
-    postgresql_where=open_case(),
-)
-Index(
-    "ix_cases_open_claimed",
-    Case.claimed_by,
-    Case.submitted_at,
-    Case.short_id,
-    sqlite_where=open_case(),
-    postgresql_where=open_case(),
-)
-Index(
-    "ix_cases_open_late",
-    Case.submitted_at,
-    Case.short_id,
-    sqlite_where=and_(open_case(), may_be_late()),
-    postgresql_where=and_(open_case(), may_be_late()),
-)
+def _partial_index(name: str, where: ColumnElement[bool], *columns: Any) -> Index:
+    """An index over the rows `where` holds, in list order, on both databases."""
+    return Index(
+        name, *columns, Case.submitted_at, Case.short_id, sqlite_where=where, postgresql_where=where
+    )
+
+
+_partial_index("ix_cases_open_order", open_case())
+_partial_index("ix_cases_open_claimed", open_case(), Case.claimed_by)
+_partial_index("ix_cases_open_late", and_(open_case(), may_be_late()))
 
 
 class CaseMessage(Base):
