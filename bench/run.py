@@ -7,9 +7,9 @@ emulator, against Confide and against a minimal in-memory ConversationHandler bo
 Each bot runs as its own OS process (as in production); the emulator and the simulated
 reporters share this process. Prints throughput (updates handled per second), reply latency
 as the reporter sees it (p50/p99), the bot's peak memory (VmHWM) and its CPU time per user
-action (the bot process's user+system CPU over the measured run, divided by the reporters'
-actions it answered), each as the median of the runs with the spread (min-max), then
-Confide's ratios to the baseline.
+action (the bot process's CPU time over the measured run, summed over its threads to the
+nanosecond, divided by the reporters' actions it answered), each as the median of the
+runs with the spread (min-max), then Confide's ratios to the baseline.
 
     python bench/run.py --users 50 --runs 1 --profile /tmp/prof
 
@@ -92,9 +92,17 @@ async def reporter(user: UserClient, latencies: list[float]) -> None:
         user.skip_pending()
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int) -> tuple[float, frozenset[str]]:
+    """The CPU time of the process's threads, to the nanosecond (each thread's schedstat;
+    /proc/<pid>/stat counts clock ticks, 10 ms, too coarse for a run of 19 actions), and
+    which threads they were: a thread that ended between two reads would take its time
+    with it, so a run compares only if the set is the same."""
+    total, threads = 0, []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            total += int((task / "schedstat").read_text().split()[0])
+            threads.append(task.name)
+    return total / 1e9, frozenset(threads)
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -180,11 +188,14 @@ async def run_once(target: str, users: int, profile: Path | None = None) -> Resu
                 latencies: list[float] = []
                 with profiled(process, profile):
                     started = time.perf_counter()
-                    bot_cpu, harness_cpu = cpu_seconds(process.pid), time.process_time()
+                    (bot_cpu, threads), harness_cpu = cpu_seconds(process.pid), time.process_time()
                     await asyncio.gather(*(reporter(c, latencies) for c in clients))
                     elapsed = time.perf_counter() - started
-                    bot_cpu = cpu_seconds(process.pid) - bot_cpu
+                    bot_cpu_after, threads_after = cpu_seconds(process.pid)
+                    bot_cpu = bot_cpu_after - bot_cpu
                     harness_cpu = time.process_time() - harness_cpu
+                if not threads <= threads_after:
+                    print(f"  ({target}: a thread ended during the run: its CPU is missing)")
                 peak = peak_memory_mb(process.pid)
     latencies.sort()
     return Result(

@@ -31,6 +31,8 @@ from bot.services.inbox import Inbox, StoredUpdate
 from bot.services.keys import WATCH_SECONDS, KeyWatch, check_keys
 from bot.services.outbox import Outbox
 from bot.services.retention import RetentionWatch
+from bot.store.checkpoints import EVERY_SECONDS as WAL_CHECKPOINT_SECONDS
+from bot.store.checkpoints import WalCheckpoints
 from bot.store.database import (
     create_engine,
     is_sqlite,
@@ -121,6 +123,7 @@ async def serve(
         settings.health_listen, settings.health_port, counting, enabled=settings.health_enabled
     )
     engine = create_engine(settings.database_url)
+    checkpoints = WalCheckpoints(settings.database_url)
     turns: ChatTurns | None = None
     receiver: WebhookReceiver | None = None
     try:
@@ -248,6 +251,10 @@ async def serve(
                     lambda: _log_anchor(sessions),
                 ),
             ]
+            if checkpoints.needed:  # SQLite: the log's copy-back off the updates' commits
+                chores.append(
+                    periodically("wal_checkpoint", WAL_CHECKPOINT_SECONDS, stop, checkpoints.run)
+                )
             if settings.health_enabled:  # nobody asks otherwise
                 probe_every = settings.health_probe_seconds
                 chores.append(periodically("readiness", probe_every, stop, readiness.probe))
@@ -283,6 +290,7 @@ async def serve(
         await probes.stop()
         if turns is not None:
             await turns.close()
+        checkpoints.close()
         await engine.dispose()
     log.info("event=stopped")
 

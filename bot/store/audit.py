@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import MINUTE, AuditEntry, AuditHead, floor_time
@@ -21,18 +21,21 @@ def entry_time(now: datetime) -> datetime:
     return floor_time(now, MINUTE)
 
 
-_HEAD = update(AuditHead).where(AuditHead.name == HEAD)
+# Built once: an append runs with every read of a case, and building a statement costs
+# more than running it.
+# Tables, not ORM classes: Core statements skip the ORM's bookkeeping.
+_heads: Table = AuditHead.__table__  # type: ignore[assignment]
+_entries: Table = AuditEntry.__table__  # type: ignore[assignment]
+_HEAD = update(_heads).where(_heads.c.name == HEAD)
+_LOCK = _HEAD.values(seq=_heads.c.seq).returning(_heads.c.seq, _heads.c.link)
+_MOVE = _HEAD.values(seq=bindparam("seq"), link=bindparam("link"), mac=bindparam("mac"))
+_ADD = insert(_entries)
 
 
 async def _lock_head(session: AsyncSession) -> tuple[int, bytes]:
     """The head's sequence number and link, with its lock taken (a row lock on PostgreSQL,
     the write lock on SQLite) until the transaction ends."""
-    seq, link = (
-        await session.execute(
-            _HEAD.values(seq=AuditHead.seq).returning(AuditHead.seq, AuditHead.link),
-            execution_options={"synchronize_session": False},
-        )
-    ).one()
+    seq, link = (await session.execute(_LOCK)).one()
     return int(seq), bytes(link)
 
 
@@ -51,14 +54,9 @@ async def append(
     last_seq, last_link = await _lock_head(session)
     seq = last_seq + 1
     link, mac = make_link(seq, last_link)
-    session.add(
-        AuditEntry(
-            seq=seq, at=at, case_id=case_id, actor=actor, role=role, action=action, link=link
-        )
-    )
-    await session.execute(
-        _HEAD.values(seq=seq, link=link, mac=mac), execution_options={"synchronize_session": False}
-    )
+    entry = {"seq": seq, "at": at, "case_id": case_id, "actor": actor, "role": role}
+    await session.execute(_ADD, [entry | {"action": action, "link": link}])
+    await session.execute(_MOVE, {"seq": seq, "link": link, "mac": mac})
 
 
 async def append_many(session: AsyncSession, entries: Sequence[Entry], mac: bytes) -> None:
@@ -70,13 +68,9 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], mac: byte
     last_seq, _ = await _lock_head(session)
     if entries[0].seq != last_seq + 1:
         raise ValueError(f"the log ends at {last_seq}, these entries start at {entries[0].seq}")
-    table = AuditEntry.metadata.tables[AuditEntry.__tablename__]
-    await session.execute(insert(table), [entry._asdict() for entry in entries])
+    await session.execute(_ADD, [entry._asdict() for entry in entries])
     last = entries[-1]
-    await session.execute(
-        _HEAD.values(seq=last.seq, link=last.link, mac=mac),
-        execution_options={"synchronize_session": False},
-    )
+    await session.execute(_MOVE, {"seq": last.seq, "link": last.link, "mac": mac})
 
 
 async def trail(session: AsyncSession, case_id: uuid.UUID) -> list[AuditEntry]:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store import one_trip
 from bot.store.problems import CONNECT_SECONDS, DatabaseProblem, checked_url, newer_schema
 from bot.store.upgrades import STEPS, KeysNeeded
 
@@ -73,6 +74,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         # began, and on SQLite that rollback would be one more round trip to the driver's
         # thread per transaction.
         options = {
+            "module": one_trip.dbapi(),
             "pool_size": 1,
             "max_overflow": 0,
             "pool_timeout": 120,

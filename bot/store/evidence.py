@@ -11,8 +11,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import EvidenceChunk, EvidenceFile
@@ -155,15 +156,27 @@ async def chunks(
         after = rows[-1][0]  # (a row's `.index` is the tuple's method)
 
 
-async def files_of(session: AsyncSession, holder: Holder) -> list[StoredFile]:
-    """The files filed under a case or a draft, oldest first (to the minute)."""
-    rows = await session.execute(
+def _files_under(column: Any) -> Select[uuid.UUID, bytes, bytes | None, int]:
+    return (
         select(
             EvidenceFile.id, EvidenceFile.wrapped_key, EvidenceFile.meta, EvidenceFile.chunk_count
         )
-        .where(_filed_under(holder))
+        .where(column == bindparam("holder"))
         .order_by(EvidenceFile.created_at, EvidenceFile.id)
     )
+
+
+# Built once: a case's files are listed each time it is opened.
+_FILES_OF_CASE = _files_under(EvidenceFile.case_id)
+_FILES_OF_DRAFT = _files_under(EvidenceFile.draft_owner)
+
+
+async def files_of(session: AsyncSession, holder: Holder) -> list[StoredFile]:
+    """The files filed under a case or a draft, oldest first (to the minute)."""
+    if holder.case_id is not None:
+        rows = await session.execute(_FILES_OF_CASE, {"holder": holder.case_id})
+    else:
+        rows = await session.execute(_FILES_OF_DRAFT, {"holder": holder.draft_owner})
     return [StoredFile(r.id, bytes(r.wrapped_key), _bytes(r.meta), r.chunk_count) for r in rows]
 
 

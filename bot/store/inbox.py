@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -84,12 +84,13 @@ async def pending(
     return list(await session.scalars(query))
 
 
-def _handled(update_id: int, now: datetime) -> Any:
-    return (
-        update(inbox)
-        .where(inbox.c.id == update_id, inbox.c.payload.is_not(None))
-        .values(payload=None, wrapped_key=None, chat_lookup=None, handled_at=now)
-    )
+# Built once: it runs with every update.
+_HANDLED = (
+    update(inbox)
+    .where(inbox.c.id == bindparam("update_id"), inbox.c.payload.is_not(None))
+    .values(payload=None, wrapped_key=None, chat_lookup=None, handled_at=bindparam("now"))
+)
+_SEEN = select(inbox.c.id).where(inbox.c.id == bindparam("update_id"))
 
 
 async def mark_handled(
@@ -99,10 +100,10 @@ async def mark_handled(
     it was already handled (by another process): the caller's effect must not stand. An
     update that never went through the inbox (a test driving the service directly) is
     not refused."""
-    result = await connection.execute(_handled(update_id, now))
+    result = await connection.execute(_HANDLED, {"update_id": update_id, "now": now})
     if int(getattr(result, "rowcount", 0) or 0) == 1:
         return True
-    seen = await connection.execute(select(inbox.c.id).where(inbox.c.id == update_id))
+    seen = await connection.execute(_SEEN, {"update_id": update_id})
     return seen.first() is None
 
 

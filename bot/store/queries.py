@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import evidence
@@ -101,8 +101,25 @@ async def case_by_receipt(session: AsyncSession, lookup: bytes) -> Case | None:
     return (await session.scalars(select(Case).where(Case.receipt_lookup == lookup))).one_or_none()
 
 
+# The statements every responder's action runs, built once (building one costs more than
+# running it on SQLite).
+_CASE_BY_SHORT_ID = select(Case).where(Case.short_id == bindparam("short_id"))
+_THREAD = (
+    select(CaseMessage)
+    .where(CaseMessage.case_id == bindparam("case_id"))
+    .order_by(CaseMessage.created_at, CaseMessage.id)
+)
+_NOTES = (
+    select(CaseNote)
+    .where(CaseNote.case_id == bindparam("case_id"))
+    .order_by(CaseNote.created_at, CaseNote.id)
+)
+_RESPONDER_BY_LOOKUP = select(Responder).where(Responder.lookup == bindparam("lookup"))
+_RESPONDERS_BY_IDS = select(Responder).where(Responder.id.in_(bindparam("ids", expanding=True)))
+
+
 async def case_by_short_id(session: AsyncSession, short_id: str) -> Case | None:
-    return (await session.scalars(select(Case).where(Case.short_id == short_id))).one_or_none()
+    return (await session.scalars(_CASE_BY_SHORT_ID, {"short_id": short_id})).one_or_none()
 
 
 async def free_short_id(session: AsyncSession, draw: Callable[[], str], tries: int = 10) -> str:
@@ -208,12 +225,7 @@ async def cases_linked_page(
 
 
 async def thread_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMessage]:
-    query = (
-        select(CaseMessage)
-        .where(CaseMessage.case_id == case_id)
-        .order_by(CaseMessage.created_at, CaseMessage.id)
-    )
-    return list(await session.scalars(query))
+    return list(await session.scalars(_THREAD, {"case_id": case_id}))
 
 
 async def unread_by_reporter(session: AsyncSession, case_id: uuid.UUID) -> int:
@@ -226,12 +238,7 @@ async def unread_by_reporter(session: AsyncSession, case_id: uuid.UUID) -> int:
 
 
 async def notes_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseNote]:
-    query = (
-        select(CaseNote)
-        .where(CaseNote.case_id == case_id)
-        .order_by(CaseNote.created_at, CaseNote.id)
-    )
-    return list(await session.scalars(query))
+    return list(await session.scalars(_NOTES, {"case_id": case_id}))
 
 
 async def delete_case_content(session: AsyncSession, case_id: uuid.UUID) -> None:
@@ -248,8 +255,7 @@ async def delete_case_content(session: AsyncSession, case_id: uuid.UUID) -> None
 
 
 async def responder_by_lookup(session: AsyncSession, lookup: bytes) -> Responder | None:
-    query = select(Responder).where(Responder.lookup == lookup)
-    return (await session.scalars(query)).one_or_none()
+    return (await session.scalars(_RESPONDER_BY_LOOKUP, {"lookup": lookup})).one_or_none()
 
 
 async def responder_by_id(session: AsyncSession, responder_id: uuid.UUID) -> Responder | None:
@@ -257,7 +263,7 @@ async def responder_by_id(session: AsyncSession, responder_id: uuid.UUID) -> Res
 
 
 async def responders_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Responder]:
-    return list(await session.scalars(select(Responder).where(Responder.id.in_(list(ids)))))
+    return list(await session.scalars(_RESPONDERS_BY_IDS, {"ids": list(ids)}))
 
 
 async def responders_page(session: AsyncSession, offset: int, limit: int) -> list[Responder]:
