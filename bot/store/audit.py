@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +21,21 @@ def entry_time(now: datetime) -> datetime:
     return floor_time(now, MINUTE)
 
 
-# Built once: an append runs with every read of a case, and building a statement costs
-# more than running it.
-# Tables, not ORM classes: Core statements skip the ORM's bookkeeping.
+# Built once, as Core statements on the tables: an append runs with every read of a case,
+# and building a statement, or the ORM's bookkeeping, costs more than running it.
 _heads: Table = AuditHead.__table__  # type: ignore[assignment]
 _entries: Table = AuditEntry.__table__  # type: ignore[assignment]
 _HEAD = update(_heads).where(_heads.c.name == HEAD)
 _LOCK = _HEAD.values(seq=_heads.c.seq).returning(_heads.c.seq, _heads.c.link)
 _MOVE = _HEAD.values(seq=bindparam("seq"), link=bindparam("link"), mac=bindparam("mac"))
 _ADD = insert(_entries)
+# PostgreSQL: the entry and the head's move in one statement (one round trip fewer).
+_ENTRY: dict[str, Any] = {
+    name: bindparam(name) for name in ("seq", "at", "case_id", "actor", "role", "action")
+}
+_ADD_AND_MOVE = _MOVE.add_cte(
+    insert(_entries).values(_ENTRY | {"link": bindparam("link")}).cte("added")
+)
 
 
 async def _lock_head(session: AsyncSession) -> tuple[int, bytes]:
@@ -55,7 +61,11 @@ async def append(
     seq = last_seq + 1
     link, mac = make_link(seq, last_link)
     entry = {"seq": seq, "at": at, "case_id": case_id, "actor": actor, "role": role}
-    await session.execute(_ADD, [entry | {"action": action, "link": link}])
+    entry |= {"action": action, "link": link}
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_ADD_AND_MOVE, entry | {"mac": mac})
+        return
+    await session.execute(_ADD, [entry])
     await session.execute(_MOVE, {"seq": seq, "link": link, "mac": mac})
 
 

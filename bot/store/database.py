@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.store import one_trip
+from bot.store import liveness, one_trip
 from bot.store.problems import CONNECT_SECONDS, DatabaseProblem, checked_url, newer_schema
 from bot.store.upgrades import STEPS, KeysNeeded
 
@@ -84,7 +84,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         _make_sqlite_safe_for_concurrency(engine)
         return engine
     options = {"connect_args": {"timeout": CONNECT_SECONDS}} | options
-    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, **options)
+    engine = create_async_engine(url, hide_parameters=True, **options)
+    liveness.check_when_idle(engine)
+    return engine
 
 
 def _make_sqlite_safe_for_concurrency(engine: AsyncEngine) -> None:
