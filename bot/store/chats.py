@@ -272,20 +272,24 @@ async def _run_on_driver(
     new = [_values(w.row) for w in writes if w.based_on == 0]
     changed = [_changes(w) for w in writes if w.based_on != 0]
     marks = [{"b_id": w.update_id, "handled_at": w.at} for w in writes if w.update_id is not None]
-    async with driver.transaction(engine) as connection:
-        if new:
+    new_rows = chat_insert.rows(new) if new else []
+    changed_rows = chat_update.rows(changed) if changed else []
+    mark_rows = handled.rows(marks) if marks else []
+
+    def write(sqlite: sqlite3.Connection) -> None:  # in the driver's thread: no awaiting
+        if new_rows:
             try:
-                await connection.executemany(chat_insert.sql, chat_insert.rows(new))
+                sqlite.executemany(chat_insert.sql, new_rows)
             except sqlite3.IntegrityError as error:  # another process created this chat
                 raise StaleChat from error
-        if changed:
-            cursor = await connection.executemany(chat_update.sql, chat_update.rows(changed))
-            if cursor.rowcount != len(changed):
-                raise StaleChat
-        if marks:
-            cursor = await connection.executemany(handled.sql, handled.rows(marks))
-            if cursor.rowcount != len(marks):
-                raise AlreadyHandled
+        if changed_rows and sqlite.executemany(chat_update.sql, changed_rows).rowcount != len(
+            changed_rows
+        ):
+            raise StaleChat
+        if mark_rows and sqlite.executemany(handled.sql, mark_rows).rowcount != len(mark_rows):
+            raise AlreadyHandled
+
+    await driver.in_one_trip(engine, write)
 
 
 def _values(row: ChatRow) -> dict[str, Any]:

@@ -1,24 +1,28 @@
 """The hot paths' way to SQLite: statements handed straight to aiosqlite, with SQLAlchemy's
 own SQL text and value conversions, on the connection taken from SQLAlchemy's pool.
 
-Through SQLAlchemy each statement is four round trips to aiosqlite's thread (open a cursor,
-execute, fetch, close) plus the ORM's or Core's work in Python; here a statement is one, a
-batch of rows one `executemany`. On a busy event loop each round trip costs about half a
-millisecond of latency and tens of microseconds of CPU, SQLAlchemy's work several hundred.
+Through SQLAlchemy each statement is a round trip to aiosqlite's thread (bot.store.one_trip)
+and the commit another, plus the ORM's or Core's work in Python; here a whole transaction
+(its statements, a batch of rows an `executemany`, and the commit) is one function run in
+that thread. A round trip costs tens of microseconds of CPU on both threads and, on a busy
+event loop, a fraction of a millisecond of latency; SQLAlchemy's work several hundred.
 Only for statements that run once or more per update (bot.store.chats, bot.store.inbox):
 everything else goes through SQLAlchemy."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from aiosqlite import Connection as Driver
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.util.concurrency import greenlet_spawn
+
+T = TypeVar("T")
 
 
 def on_aiosqlite(engine: AsyncEngine) -> bool:
@@ -65,27 +69,32 @@ class DriverQuery(DriverStatement):
 async def fetch_all(
     engine: AsyncEngine, query: DriverQuery, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """A query's rows in one round trip, on the pool's aiosqlite connection (a SELECT
-    begins no transaction there: nothing is left to roll back)."""
-    async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(raw, Driver)
-        rows = await raw.execute_fetchall(query.sql, query.row(params))
-        if raw.in_transaction:  # not expected; never leave one open on a pooled connection
-            await raw.rollback()
+    """A query's rows, on the pool's aiosqlite connection, in one round trip."""
+    sql, values = query.sql, query.row(params)
+    rows = await in_one_trip(engine, lambda sqlite: sqlite.execute(sql, values).fetchall())
     return [query.record(row) for row in rows]
 
 
-@contextlib.asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[Driver]:
-    """The pool's aiosqlite connection, in a transaction committed on leaving (the driver
-    begins it at the first write), rolled back on an error."""
-    async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
+async def in_one_trip(engine: AsyncEngine, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` run in the driver's thread on the pool's connection, as one transaction:
+    committed if it returns, rolled back if it raises (the connection begins it at the first
+    write). One hand-off to that thread, and the pool's connection taken without
+    SQLAlchemy's Connection around it (a third of the cost)."""
+    pooled = await engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
         assert isinstance(driver, Driver)
-        try:
-            yield driver
-            await driver.commit()
-        except BaseException:
-            await driver.rollback()
-            raise
+        # aiosqlite's own way to run a function in its thread (untyped there).
+        return await driver._execute(_as_transaction, driver._conn, work)  # type: ignore[no-untyped-call,no-any-return]
+    finally:
+        await greenlet_spawn(pooled.close)  # back to the pool
+
+
+def _as_transaction(sqlite: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    try:
+        result = work(sqlite)
+        sqlite.commit()
+        return result
+    except BaseException:
+        sqlite.rollback()
+        raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -39,13 +40,16 @@ async def add_new(engine: AsyncEngine, rows: Sequence[dict[str, Any]]) -> set[in
     if not batches:
         return new
     if driver.on_aiosqlite(engine):
-        async with driver.transaction(engine) as connection:
-            for batch in batches:
-                statement = _compiled(engine.dialect, len(batch))
-                params = {f"{k}_m{i}": v for i, row in enumerate(batch) for k, v in row.items()}
-                found = await connection.execute_fetchall(statement.sql, statement.row(params))
-                new.update(int(row[0]) for row in found)
-        return new
+        statements = []
+        for batch in batches:
+            statement = _compiled(engine.dialect, len(batch))
+            params = {f"{k}_m{i}": v for i, row in enumerate(batch) for k, v in row.items()}
+            statements.append((statement.sql, statement.row(params)))
+
+        def insert_all(sqlite: sqlite3.Connection) -> list[Any]:
+            return [row for sql, values in statements for row in sqlite.execute(sql, values)]
+
+        return {int(row[0]) for row in await driver.in_one_trip(engine, insert_all)}
     async with engine.begin() as connection:
         for batch in batches:
             new.update((await connection.execute(_insert_new(engine.dialect, batch))).scalars())

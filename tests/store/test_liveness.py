@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from databases import POSTGRES_URL
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.store import liveness
 from bot.store.database import create_engine
-from databases import POSTGRES_URL
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="cuts PostgreSQL connections")
 
