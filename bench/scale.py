@@ -593,7 +593,7 @@ async def run(kind: str, seeded: Seeded, keys: str, work: Path) -> list[str]:
     keyring = Keyring.parse(keys)
     keyring.write_new_file(key_file)  # a copy each: the rotation rewrites it
     async with database(kind, folder) as url:
-        engine = create_engine(url)
+        engine = create_engine(url, checkpoints_elsewhere=True)  # as `confide run`'s
         try:
             await migrate(engine, keyring=keyring)
             await seed(url, seeded)

@@ -122,8 +122,8 @@ async def serve(
     probes = ProbeServer(
         settings.health_listen, settings.health_port, counting, enabled=settings.health_enabled
     )
-    engine = create_engine(settings.database_url)
     checkpoints = WalCheckpoints(settings.database_url)
+    engine = create_engine(settings.database_url, checkpoints_elsewhere=checkpoints.needed)
     turns: ChatTurns | None = None
     receiver: WebhookReceiver | None = None
     try:

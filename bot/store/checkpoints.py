@@ -3,8 +3,11 @@
 Left to itself, SQLite does this in the commit that takes the log past 1,000 pages: that
 commit waits for the copy and its fsyncs (tens to hundreds of milliseconds here), and the
 person whose update it was sees it. A passive checkpoint every second, on a connection and
-a thread of its own, keeps the log short without waiting for or blocking anyone; the
-automatic one stays as a backstop for processes that do not run this (the CLI)."""
+a thread of its own, copies the log back without waiting for or blocking anyone. The
+bot's own connections then leave it to this (`create_engine(checkpoints_elsewhere=True)`):
+their commits take it up again only past BACKSTOP_PAGES (at most one short copy and an
+fsync, since most of the log is copied already), where SQLite's 1,000 would have them do
+it about once a second under load. Other processes (the CLI) keep SQLite's default."""
 
 from __future__ import annotations
 

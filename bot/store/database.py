@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 # A checkpoint cannot finish while another connection (another process) reads the WAL.
 PURGE_ATTEMPTS = 20
 PURGE_PAUSE = 0.1
+# A commit that takes SQLite's log past this many pages copies it back itself: SQLite's
+# default, and, where bot.store.checkpoints does it every second, a backstop ten times
+# further (40 MB of log) that it should never reach.
+DEFAULT_CHECKPOINT_PAGES = 1000
+BACKSTOP_PAGES = 10_000
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,9 +65,12 @@ def _create_private_file(path: Path) -> None:
     os.close(descriptor)
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
+def create_engine(url: str, *, checkpoints_elsewhere: bool = False, **options: Any) -> AsyncEngine:
     """An engine that never puts bound parameters (ciphertext, hashes) into error messages.
-    A URL Confide cannot use is refused here, in words (bot.store.problems)."""
+    A URL Confide cannot use is refused here, in words (bot.store.problems).
+
+    `checkpoints_elsewhere`: SQLite's log is checkpointed by bot.store.checkpoints, so this
+    engine's commits leave it to that (up to BACKSTOP_PAGES, where they take it up again)."""
     checked_url(url)
     if is_sqlite(url):
         path = sqlite_path(url)
@@ -81,7 +89,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             "pool_reset_on_return": None,
         } | options
         engine = create_async_engine(url, hide_parameters=True, **options)
-        _make_sqlite_safe_for_concurrency(engine)
+        _make_sqlite_safe_for_concurrency(
+            engine, BACKSTOP_PAGES if checkpoints_elsewhere else DEFAULT_CHECKPOINT_PAGES
+        )
         return engine
     options = {"connect_args": {"timeout": CONNECT_SECONDS}} | options
     engine = create_async_engine(url, hide_parameters=True, **options)
@@ -89,7 +99,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
-def _make_sqlite_safe_for_concurrency(engine: AsyncEngine) -> None:
+def _make_sqlite_safe_for_concurrency(engine: AsyncEngine, checkpoint_pages: int) -> None:
     """WAL for concurrent readers, and write transactions that take the write lock at their
     first write (BEGIN IMMEDIATE, issued by the driver inside that statement's own round
     trip), so that two writers — also in two bot processes — queue on the busy timeout
@@ -105,6 +115,7 @@ def _make_sqlite_safe_for_concurrency(engine: AsyncEngine) -> None:
             "PRAGMA busy_timeout=30000",
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",  # deleted drafts are overwritten, not left in free pages
+            f"PRAGMA wal_autocheckpoint={checkpoint_pages}",
         ):
             cursor.execute(pragma)
         cursor.close()

@@ -76,3 +76,19 @@ async def test_postgresql_and_memory_need_none() -> None:
         checkpoints = WalCheckpoints(url)
         assert not checkpoints.needed
         assert await checkpoints.run() == (0, 0)
+
+
+async def test_the_bots_commits_leave_the_copy_to_it_and_the_clis_do_not(url: str) -> None:
+    async def pages_before_a_commit_copies(engine: AsyncEngine) -> int:
+        try:
+            async with engine.connect() as connection:
+                return int(
+                    (await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar_one()
+                )
+        finally:
+            await engine.dispose()
+
+    assert (
+        await pages_before_a_commit_copies(create_engine(url, checkpoints_elsewhere=True)) == 10_000
+    )
+    assert await pages_before_a_commit_copies(create_engine(url)) == 1000
