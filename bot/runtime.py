@@ -122,8 +122,10 @@ async def serve(
     probes = ProbeServer(
         settings.health_listen, settings.health_port, counting, enabled=settings.health_enabled
     )
+    # First: a URL Confide cannot use is refused here, in words. Its log (SQLite's, if it has
+    # one) is checkpointed by a chore below, not by the commits of updates.
+    engine = create_engine(settings.database_url, checkpoints_elsewhere=True)
     checkpoints = WalCheckpoints(settings.database_url)
-    engine = create_engine(settings.database_url, checkpoints_elsewhere=checkpoints.needed)
     turns: ChatTurns | None = None
     receiver: WebhookReceiver | None = None
     try:
