@@ -12,7 +12,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.store import liveness
-from bot.store.database import create_engine
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="cuts PostgreSQL connections")
 
@@ -42,29 +41,21 @@ async def ask(engine: AsyncEngine) -> int:
 
 
 async def test_a_connection_cut_while_idle_is_replaced_unseen(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(liveness, "IDLE_SECONDS", 0.2)
-    engine = create_engine(database_url)
-    try:
-        assert await ask(engine) == 1
-        await cut_connections(database_url)
-        await asyncio.sleep(0.3)
-        assert await ask(engine) == 1
-    finally:
-        await engine.dispose()
+    assert await ask(engine) == 1
+    await cut_connections(database_url)
+    await asyncio.sleep(0.3)
+    assert await ask(engine) == 1
 
 
 async def test_one_in_steady_use_is_not_tested_and_a_cut_costs_one_statement(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(liveness, "IDLE_SECONDS", 60.0)
-    engine = create_engine(database_url)
-    try:
-        assert await ask(engine) == 1
-        await cut_connections(database_url)
-        with pytest.raises(DBAPIError):  # not tested: used as it was
-            await ask(engine)
-        assert await ask(engine) == 1  # the pool replaced it
-    finally:
-        await engine.dispose()
+    assert await ask(engine) == 1
+    await cut_connections(database_url)
+    with pytest.raises(DBAPIError):  # not tested: used as it was
+        await ask(engine)
+    assert await ask(engine) == 1  # the pool replaced it
