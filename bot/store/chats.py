@@ -27,13 +27,13 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, null, select, update
+from sqlalchemy import Table, bindparam, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store import driver
 from bot.store.driver import DriverQuery, DriverStatement
-from bot.store.inbox import inbox, mark_handled
+from bot.store.inbox import HANDLED, inbox, mark_handled
 from bot.store.models import Chat
 
 chats: Table = Chat.__table__  # type: ignore[assignment]
@@ -87,6 +87,13 @@ _UPDATE = (
     )
 )
 _INSERT = insert(chats)
+# PostgreSQL: a chat's write and its update's mark in one statement, one round trip (with
+# replicas the chats are not cached, so a reply costs a read, this and the commit). It
+# returns a row only if the chat was written, with how many updates were marked.
+_MARKED = HANDLED.returning(inbox.c.id).cte("marked")
+_UPDATE_AND_MARK = _UPDATE.add_cte(_MARKED).returning(
+    select(func.count()).select_from(_MARKED).scalar_subquery()
+)
 _FIND = select(chats).where(chats.c.lookup == bindparam("lookup"))
 _HANDLED = (
     update(inbox)
@@ -138,6 +145,8 @@ class ChatStore:
             row = ChatRow(**rows[0])
         else:
             async with self.engine.connect() as connection:
+                # One statement needs no transaction: no BEGIN and ROLLBACK round trips.
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
                 found = (await connection.execute(_FIND, {"lookup": lookup})).one_or_none()
             if found is None:
                 return None
@@ -217,6 +226,14 @@ class ChatStore:
 
 
 async def _execute(connection: AsyncConnection, writes: list[ChatWrite]) -> None:
+    if (
+        len(writes) == 1
+        and writes[0].based_on != 0
+        and writes[0].update_id is not None
+        and connection.dialect.name == "postgresql"
+    ):
+        await _update_and_mark(connection, writes[0])
+        return
     new = [_values(w.row) for w in writes if w.based_on == 0]
     changed = [_changes(w) for w in writes if w.based_on != 0]
     try:
@@ -236,6 +253,16 @@ async def _execute(connection: AsyncConnection, writes: list[ChatWrite]) -> None
             connection, write.update_id, write.at
         ):
             raise AlreadyHandled
+
+
+async def _update_and_mark(connection: AsyncConnection, write: ChatWrite) -> None:
+    assert write.update_id is not None
+    parameters = _changes(write) | {"update_id": write.update_id, "now": write.at}
+    marked = (await connection.execute(_UPDATE_AND_MARK, parameters)).scalar_one_or_none()
+    if marked is None:
+        raise StaleChat  # the caller's rollback takes back the mark too
+    if marked == 0 and not await mark_handled(connection, write.update_id, write.at):
+        raise AlreadyHandled
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:

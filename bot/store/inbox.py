@@ -89,7 +89,7 @@ async def pending(
 
 
 # Built once: it runs with every update.
-_HANDLED = (
+HANDLED = (
     update(inbox)
     .where(inbox.c.id == bindparam("update_id"), inbox.c.payload.is_not(None))
     .values(payload=None, wrapped_key=None, chat_lookup=None, handled_at=bindparam("now"))
@@ -104,7 +104,7 @@ async def mark_handled(
     it was already handled (by another process): the caller's effect must not stand. An
     update that never went through the inbox (a test driving the service directly) is
     not refused."""
-    result = await connection.execute(_HANDLED, {"update_id": update_id, "now": now})
+    result = await connection.execute(HANDLED, {"update_id": update_id, "now": now})
     if int(getattr(result, "rowcount", 0) or 0) == 1:
         return True
     seen = await connection.execute(_SEEN, {"update_id": update_id})

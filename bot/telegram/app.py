@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
+from bot.telegram.transport import AiohttpRequest
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # Few connections to the Bot API, kept busy. httpcore checks every idle pooled connection
@@ -24,9 +24,9 @@ def build_bot(settings: Settings) -> Bot:
         settings.require_token(),
         base_url=settings.base_url,
         base_file_url=settings.base_file_url,
-        request=HTTPXRequest(connection_pool_size=HTTP_CONNECTIONS),
+        request=AiohttpRequest(HTTP_CONNECTIONS),
         # Long polling has a connection of its own, so it never waits behind a reply.
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        get_updates_request=AiohttpRequest(1),
     )
 
 
@@ -47,6 +47,18 @@ async def connected(bot: Bot, base_url: str) -> AsyncIterator[Bot]:
     a silent server or a base URL that is not the Bot API stop the start in one line; a
     wrong token raises InvalidToken (the CLI words it, never printing the token)."""
     host = urlsplit(base_url).netloc or base_url
+    try:
+        await _first_contact(bot, host)
+    except BaseException:
+        await bot.shutdown()  # the connections opened before getMe failed
+        raise
+    try:
+        yield bot
+    finally:
+        await bot.shutdown()
+
+
+async def _first_contact(bot: Bot, host: str) -> None:
     try:
         await bot.initialize()
     except InvalidToken:
@@ -69,10 +81,6 @@ async def connected(bot: Bot, base_url: str) -> AsyncIterator[Bot]:
         raise TelegramUnreachable(
             f"{host} does not answer like Telegram's Bot API: check [telegram] base_url."
         ) from None
-    try:
-        yield bot
-    finally:
-        await bot.shutdown()
 
 
 _DNS_FAILURES = (

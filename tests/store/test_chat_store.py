@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.chats import ChatRow, ChatStore, ChatWrite, StaleChat
-from bot.store.models import Chat
+from bot.store import inbox
+from bot.store.chats import AlreadyHandled, ChatRow, ChatStore, ChatWrite, StaleChat
+from bot.store.models import Chat, InboxUpdate
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
@@ -71,3 +72,50 @@ async def test_rows_are_remembered_up_to_the_cache_size(migrated: AsyncEngine) -
     for row in rows:
         await store.write(write(row, 0), None)
     assert list(store._cache) == [rows[1].lookup, rows[2].lookup]
+
+
+def pending_update(update_id: int) -> dict[str, object]:
+    return {
+        "id": update_id,
+        "wrapped_key": b"key",
+        "payload": b"sealed update",
+        "received_at": T0,
+        "handled_at": None,
+        "chat_lookup": None,
+    }
+
+
+async def unhandled(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as connection:
+        query = select(InboxUpdate.id).where(InboxUpdate.payload.is_not(None))
+        return sorted(await connection.scalars(query))
+
+
+async def test_a_write_marks_its_update_handled_and_a_refused_write_marks_nothing(
+    migrated: AsyncEngine,
+) -> None:
+    """On PostgreSQL the write and the mark are one statement: each refusal is checked here."""
+    store = ChatStore(migrated, cache_size=0)
+    row = new_row(9)
+    await store.write(write(row, 0), None)
+    assert await inbox.add_new(migrated, [pending_update(1), pending_update(2)]) == {1, 2}
+    moved = replace(row, state=b"one", version=2)
+    async with migrated.begin() as connection:  # in a turn's own transaction
+        await store.write(ChatWrite(moved, 1, 1, T0), connection)
+    assert await unhandled(migrated) == [2]
+
+    # Update 1 again (redelivered to another replica): refused, nothing written.
+    with pytest.raises(AlreadyHandled):
+        await store.write(ChatWrite(replace(moved, state=b"again", version=3), 2, 1, T0), None)
+    # Update 2 on an out-of-date copy: refused, and update 2 is still to be handled.
+    with pytest.raises(StaleChat) as refused:
+        await store.write(ChatWrite(replace(moved, state=b"stale", version=2), 1, 2, T0), None)
+    assert not isinstance(refused.value, AlreadyHandled)
+    assert await unhandled(migrated) == [2]
+    assert (await stored(migrated))[row.lookup] == (b"one", 2)
+
+    # An update that never went through the inbox (a service driven directly) still counts.
+    await store.write(ChatWrite(replace(moved, state=b"two", version=3), 2, 99, T0), None)
+    await store.write(ChatWrite(replace(moved, state=b"three", version=4), 3, 2, T0), None)
+    assert await unhandled(migrated) == []
+    assert (await stored(migrated))[row.lookup] == (b"three", 4)
