@@ -465,7 +465,8 @@ def environment(
 
 def run_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """A `confide` command as the operator runs it: seconds, peak memory (VmHWM, read while
-    it runs: a child's rusage would count this process's memory from before the exec)."""
+    it runs: a child's rusage would count this process's memory from before the exec),
+    summed over its processes (`audit verify` checks in several)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", *args],
@@ -474,13 +475,13 @@ def run_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    peak = 0.0
+    peaks: dict[int, float] = {}
 
     def watch() -> None:
-        nonlocal peak
         while process.poll() is None:
-            with contextlib.suppress(OSError, ValueError):
-                peak = max(peak, peak_memory_mb(process.pid))
+            for pid in tree(process.pid):
+                with contextlib.suppress(OSError, ValueError):
+                    peaks[pid] = max(peaks.get(pid, 0.0), peak_memory_mb(pid))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
@@ -490,7 +491,18 @@ def run_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"confide {' '.join(args)} failed: {output[-500:]}")
-    return elapsed, peak, output
+    return elapsed, sum(peaks.values()), output
+
+
+def tree(pid: int) -> list[int]:
+    """The process and its descendants."""
+    found, i = [pid], 0
+    while i < len(found):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{found[i]}/task").iterdir():
+                found += [int(c) for c in (task / "children").read_text().split()]
+        i += 1
+    return found
 
 
 def peak_memory_mb(pid: int) -> float:

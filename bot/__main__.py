@@ -2,4 +2,5 @@ import sys
 
 from bot.cli import main
 
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":  # not again in a process `confide audit verify` spawns
+    sys.exit(main(sys.argv[1:]))

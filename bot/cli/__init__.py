@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit" and args.action == "anchor":
             return asyncio.run(commands.audit_anchor())
         if args.command == "audit":
-            return asyncio.run(commands.verify_audit(args.anchor))
+            from bot.cli.audit import verify_audit
+
+            return asyncio.run(verify_audit(args.anchor))
         if args.command == "tick":
             return asyncio.run(commands.tick_once(args.now))
         if args.command == "keys" and args.keys_command == "rotate":

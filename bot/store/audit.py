@@ -117,10 +117,13 @@ class Entry(NamedTuple):
     link: bytes
 
 
-async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[list[Entry]]:
-    """Every entry in order, a batch at a time (keyset on seq), so that memory stays flat
-    however long the log: only one batch is held at once. Batches, not entries, so that a
-    million entries are not a million steps of an async generator."""
+async def walk(
+    session: AsyncSession, after: int = 0, upto: int | None = None, batch: int = WALK_BATCH
+) -> AsyncIterator[list[Entry]]:
+    """The entries numbered above `after` (up to `upto`) in order, a batch at a time (keyset
+    on seq), so that memory stays flat however long the log: only one batch is held at
+    once. Batches, not entries, so that a million entries are not a million steps of an
+    async generator."""
     columns = (
         AuditEntry.seq,
         AuditEntry.at,
@@ -130,14 +133,41 @@ async def walk(session: AsyncSession, batch: int = WALK_BATCH) -> AsyncIterator[
         AuditEntry.action,
         AuditEntry.link,
     )
-    after = 0
     # Core, not the ORM session: plain rows without the ORM's loading step per row (a third
     # of the time of `confide audit verify` on SQLite).
     connection = await session.connection()
     while True:
         query = select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
+        if upto is not None:
+            query = query.where(AuditEntry.seq <= upto)
         rows = (await connection.execute(query.limit(batch))).all()
-        if not rows:
-            return
-        yield [Entry._make(row) for row in rows]
+        if rows:
+            yield [Entry._make(row) for row in rows]
+        if len(rows) < batch or (upto is not None and rows[-1][0] >= upto):
+            return  # the end, without a read to find nothing
         after = rows[-1][0]
+
+
+async def last_link_upto(session: AsyncSession, seq: int) -> tuple[int, bytes] | None:
+    """The entry numbered `seq`, or the last before it if that one is missing: where a
+    check of the entries after it starts from."""
+    query = (
+        select(AuditEntry.seq, AuditEntry.link)
+        .where(AuditEntry.seq <= seq)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    )
+    found = (await session.execute(query)).first()
+    return None if found is None else (int(found[0]), bytes(found[1]))
+
+
+async def any_after(session: AsyncSession, seq: int) -> bool:
+    query = select(AuditEntry.seq).where(AuditEntry.seq > seq).limit(1)
+    return (await session.execute(query)).first() is not None
+
+
+async def head_position(session: AsyncSession) -> tuple[int, bytes]:
+    """The head's entry count and link as stored now (not as a session may have kept it)."""
+    query = select(_heads.c.seq, _heads.c.link).where(_heads.c.name == HEAD)
+    seq, link = (await session.execute(query)).one()
+    return int(seq), bytes(link)
