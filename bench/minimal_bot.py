@@ -1,6 +1,9 @@
 """The baseline: a minimal python-telegram-bot ConversationHandler bot that asks the same
 questions with the same buttons, keeping everything in memory — no database, no encryption,
-no durability. Confide's figures are compared with this one's. For evidence files it does
+no durability. Confide's figures are compared with this one's. It talks to the Bot API as
+python-telegram-bot does by default (httpx); with BENCH_TRANSPORT=aiohttp, through
+Confide's transport instead (bench/run.py's target `minimal-aiohttp`), to show what the
+transport alone is worth. For evidence files it does
 the least a bot can: it downloads a file to memory, says so, and on /deliver uploads it back
 as a new protected document (bench/evidence.py).
 
@@ -176,13 +179,17 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    application = (
+    builder = (
         Application.builder()
         .token(os.environ["CONFIDE_TELEGRAM_TOKEN"])
         .base_url(os.environ["CONFIDE_TELEGRAM_BASE_URL"])
         .base_file_url(os.environ["CONFIDE_TELEGRAM_BASE_FILE_URL"])
-        .build()
     )
+    if os.environ.get("BENCH_TRANSPORT") == "aiohttp":
+        from bot.telegram.transport import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest(4)).get_updates_request(AiohttpRequest(1))
+    application = builder.build()
     application.add_handler(
         ConversationHandler(
             entry_points=[CommandHandler("start", start)],

@@ -3,6 +3,11 @@ emulator, against Confide and against a minimal in-memory ConversationHandler bo
 
     python bench/run.py                  # 1, 50 and 200 reporters, 3 runs each
     python bench/run.py --users 50 --runs 5
+    BENCH_TARGETS="minimal minimal-aiohttp confide" python bench/run.py
+
+The baseline, `minimal`, is python-telegram-bot as it comes (httpx); `minimal-aiohttp` is
+the same bot on Confide's transport (bot/telegram/transport.py), to show what that alone is
+worth; ratios are against `minimal`.
 
 Each bot runs as its own OS process (as in production); the emulator and the simulated
 reporters share this process. Prints throughput (updates handled per second), reply latency
@@ -139,6 +144,8 @@ def bot_process(
         if target == "confide"
         else [sys.executable, str(REPO / "bench" / "minimal_bot.py")]
     )
+    if target == "minimal-aiohttp":
+        env["BENCH_TRANSPORT"] = "aiohttp"
     if profile is not None:
         command[1:1] = [str(REPO / "bench" / "profiled.py"), str(profile)]
     process = subprocess.Popen(
