@@ -139,7 +139,7 @@ async def run_once(target: str, name: str, content: bytes) -> Result:
                     responder.skip_pending()
                     await script(reporter, [("click", "Done"), *SCRIPT[EVIDENCE_STEP + 1 :]])
                     alert = await responder.next_message(WAIT)
-                    case = re.search(r"\bC-[0-9A-Z]{4}\b", alert.text)
+                    case = re.search(r"\bC-[0-9A-Z]{3}-[0-9A-Z]{3}\b", alert.text)  # six symbols
                     assert case, alert.text
                     started = time.perf_counter()
                     await responder.send(f"/open {case.group()}")
