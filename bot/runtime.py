@@ -9,19 +9,17 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import metrics
 from bot.config import ConfigError, Settings
-from bot.crypto import KeyConfigError, Keyring
 from bot.i18n import add_languages, catalogue
 from bot.intake.flow import Intake
 from bot.intake.questionnaire import load_questionnaire
+from bot.opening import key_file_reader, load_keyring, prepare_database
 from bot.probes import ProbeServer
 from bot.services import audit
 from bot.services.conversation import ConversationService
@@ -33,16 +31,8 @@ from bot.services.outbox import Outbox
 from bot.services.retention import RetentionWatch
 from bot.store.checkpoints import EVERY_SECONDS as WAL_CHECKPOINT_SECONDS
 from bot.store.checkpoints import WalCheckpoints
-from bot.store.database import (
-    create_engine,
-    is_sqlite,
-    migrate,
-    pending_migrations,
-    schema_problem,
-    session_factory,
-)
+from bot.store.database import create_engine, schema_problem, session_factory
 from bot.store.inbox import ChatTurns, chat_turns
-from bot.store.problems import check_reachable
 from bot.store.session import Sessions
 from bot.telegram.app import ALLOWED_UPDATES, build_bot, connected
 from bot.telegram.commands import set_default_commands
@@ -63,44 +53,6 @@ ANCHOR_EVERY = timedelta(hours=1)
 STAFFING_EVERY = timedelta(hours=1)  # the warning while no responder is enrolled
 RETENTION_EVERY = timedelta(minutes=10)
 STOP_GRACE_SECONDS = 4.0  # twice, at most (updates, then chores): SIGTERM to exit under 10 s
-
-
-class KeyFileMissing(KeyConfigError):
-    """What to do depends on what the database holds (bot.cli.commands.missing_keys)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"the key file {path} does not exist")
-        self.path = path
-
-
-def load_keyring(settings: Settings) -> Keyring:
-    if settings.key_material:
-        return Keyring.parse(settings.key_material)
-    if settings.key_file is None:
-        raise KeyConfigError(
-            "No keys: set CONFIDE_KEYS or CONFIDE_KEY_FILE, or run `confide init`."
-        )
-    if not settings.key_file.exists():
-        raise KeyFileMissing(settings.key_file)
-    return Keyring.from_file(settings.key_file)
-
-
-def key_file_reader(settings: Settings) -> Callable[[], Keyring | None]:
-    """How a running process re-reads its keys during a rotation (keys given in the
-    environment cannot change under a running process: it must be restarted)."""
-    if settings.key_material:
-        return lambda: None
-    return lambda: load_keyring(settings)
-
-
-async def prepare_database(settings: Settings, engine: AsyncEngine, keyring: Keyring) -> None:
-    """The embedded SQLite database migrates itself; a shared PostgreSQL is migrated explicitly
-    (`confide migrate`), so that several replicas never race to change the schema."""
-    await check_reachable(engine)
-    if is_sqlite(settings.database_url):
-        await migrate(engine, keyring=keyring)
-    elif await pending_migrations(engine):
-        raise ConfigError("The database schema is not up to date: run `confide migrate` first.")
 
 
 async def serve(

@@ -8,20 +8,15 @@ import asyncio
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from telegram.error import InvalidToken
-
 from bot.config import ConfigError
 from bot.crypto import CryptoError
-from bot.intake.questionnaire import QuestionnaireError
-from bot.probes import ProbePortUnavailable
-from bot.runtime import KeyFileMissing
-from bot.store.problems import DatabaseProblem
-from bot.store.upgrades import KeysNeeded
-from bot.telegram.app import REFUSED_BY_TELEGRAM, TelegramUnreachable
+from bot.opening import KeyFileMissing
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.cli import backup, check, commands, keys, people, webhook
+    # Each command loads what it uses: `confide run` the whole bot, `audit verify` the
+    # database and the keys only (and the processes it starts, the same).
+    from bot.cli import commands, people, webhook
 
     parser = argparse.ArgumentParser(
         prog="confide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "init":
             return commands.init()
         if args.command == "check":
+            from bot.cli import check
+
             return asyncio.run(check.check())
         if args.command == "migrate":
             return asyncio.run(commands.migrate_only())
@@ -129,13 +126,17 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(verify_audit(args.anchor))
         if args.command == "tick":
             return asyncio.run(commands.tick_once(args.now))
-        if args.command == "keys" and args.keys_command == "rotate":
-            return asyncio.run(keys.rotate(args.wait, args.batch))
-        if args.command == "keys" and args.keys_command == "retire":
+        if args.command == "keys":
+            from bot.cli import keys
+
+            if args.keys_command == "rotate":
+                return asyncio.run(keys.rotate(args.wait, args.batch))
             return asyncio.run(keys.retire(args.kek_id))
-        if args.command == "backup":
-            return asyncio.run(backup.take(args.path))
-        if args.command == "restore":
+        if args.command in ("backup", "restore"):
+            from bot.cli import backup
+
+            if args.command == "backup":
+                return asyncio.run(backup.take(args.path))
             return asyncio.run(backup.restore(args.path, args.force))
         if args.command in ("responders", "invites"):
             return asyncio.run(people.run(args))
@@ -149,7 +150,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyFileMissing as missing:
         print(f"confide: {asyncio.run(commands.missing_keys(missing.path))}", file=sys.stderr)
         return 2
-    except (
+    except _said_in_one_line() as error:
+        print(f"confide: {error}", file=sys.stderr)
+        return 2
+    except _invalid_token():  # its message quotes the token: never shown
+        from bot.telegram.app import REFUSED_BY_TELEGRAM
+
+        print(f"confide: {REFUSED_BY_TELEGRAM}", file=sys.stderr)
+        return 2
+
+
+# An except clause's classes are looked up only when something is raised: these load the
+# modules that define them only then.
+def _said_in_one_line() -> tuple[type[Exception], ...]:
+    """What an operator can get wrong, each said in one line, never a traceback."""
+    from bot.intake.questionnaire import QuestionnaireError
+    from bot.probes import ProbePortUnavailable
+    from bot.store.problems import DatabaseProblem
+    from bot.store.upgrades import KeysNeeded
+    from bot.telegram.app import TelegramUnreachable
+
+    return (
         ConfigError,
         CryptoError,
         QuestionnaireError,
@@ -158,12 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         DatabaseProblem,
         TelegramUnreachable,
         ProbePortUnavailable,
-    ) as error:
-        print(f"confide: {error}", file=sys.stderr)
-        return 2
-    except InvalidToken:  # its message quotes the token: never shown
-        print(f"confide: {REFUSED_BY_TELEGRAM}", file=sys.stderr)
-        return 2
+    )
+
+
+def _invalid_token() -> type[Exception]:
+    from telegram.error import InvalidToken
+
+    return InvalidToken
 
 
 def _version() -> str:

@@ -100,7 +100,7 @@ async def check() -> int:
         await checks.run("questions", questions, settings)
 
         async def keys() -> str:
-            from bot.runtime import KeyFileMissing, load_keyring
+            from bot.opening import KeyFileMissing, load_keyring
 
             assert settings is not None
             try:

@@ -129,7 +129,7 @@ async def migrate_only() -> int:
     without any configured, only what needs no keys is done, and the message says so)."""
     settings = load_settings()
     logs.configure(settings.log_level)
-    from bot.runtime import load_keyring
+    from bot.opening import load_keyring
     from bot.store.database import create_engine, migrate
     from bot.store.problems import check_reachable
 
@@ -167,7 +167,7 @@ async def invite_code(role: str, name: str) -> int:
 async def open_database() -> tuple[AsyncEngine, Sessions, Keyring]:
     """The database, checked against the keys, as the bot itself opens it."""
     settings = load_settings()
-    from bot.runtime import load_keyring, prepare_database
+    from bot.opening import load_keyring, prepare_database
     from bot.services.keys import check_keys
     from bot.store.database import create_engine, session_factory
 

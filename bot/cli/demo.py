@@ -31,7 +31,8 @@ from bot.config import load_settings
 from bot.crypto import Keyring
 from bot.devserver import BotApiEmulator, UserClient
 from bot.devserver.web import Person, page_app
-from bot.runtime import load_keyring, serve
+from bot.opening import load_keyring
+from bot.runtime import serve
 from bot.services.enrolment import create_invite
 from bot.store.database import create_engine, session_factory
 from bot.store.peek import raw_rows

@@ -23,15 +23,17 @@ MEDIA_WRITE_TIMEOUT = 20.0
 
 
 class AiohttpRequest(BaseRequest):
-    """At most `connections` open connections to the Bot API, kept alive between calls."""
+    """At most `connections` open connections to the Bot API, kept alive between calls;
+    `read_timeout`: for a call that names none."""
 
-    def __init__(self, connections: int) -> None:
+    def __init__(self, connections: int, read_timeout: float = READ_TIMEOUT) -> None:
         self.connections = connections
+        self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def read_timeout(self) -> float:
-        return READ_TIMEOUT
+        return self._read_timeout
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
@@ -59,7 +61,7 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
-        read = _given(read_timeout, READ_TIMEOUT)
+        read = _given(read_timeout, self._read_timeout)
         write = _given(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
         connect = _given(connect_timeout, CONNECT_TIMEOUT)
         pool = _given(pool_timeout, POOL_TIMEOUT)

@@ -80,9 +80,11 @@ async def test_uploads_go_as_multipart_and_downloads_come_back_whole(emu: BotApi
 
 async def test_a_long_poll_waits_past_the_default_read_timeout(emu: BotApiEmulator) -> None:
     alice = emu.new_user(first_name="Alice", started=True)
-    async with on_aiohttp(emu.base_url) as bot:
-        polling = asyncio.create_task(bot.get_updates(timeout=7, read_timeout=12))
-        await asyncio.sleep(6)  # beyond the 5 s default for other calls
+    quick = Bot(TOKEN, base_url=emu.base_url, get_updates_request=AiohttpRequest(1, 0.5))
+    async with quick as bot:
+        # python-telegram-bot adds the poll's timeout to the read timeout: 2.5 s here.
+        polling = asyncio.create_task(bot.get_updates(timeout=2))
+        await asyncio.sleep(1.5)  # three times the default
         assert not polling.done()
         await alice.send("/start")
         (update,) = await asyncio.wait_for(polling, 5)
@@ -115,11 +117,11 @@ async def silent_server() -> AsyncIterator[str]:
 
 
 async def test_a_server_that_never_answers_is_timed_out(silent_server: str) -> None:
-    request = AiohttpRequest(1)
+    request = AiohttpRequest(1, read_timeout=0.5)  # the default, for calls that name none
     await request.initialize()
     try:
         with pytest.raises(TimedOut):
-            await request.post(f"{silent_server}{TOKEN}/getMe", read_timeout=0.5)
+            await request.post(f"{silent_server}{TOKEN}/getMe")
     finally:
         await request.shutdown()
 

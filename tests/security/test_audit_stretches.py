@@ -81,6 +81,7 @@ async def test_entries_appended_during_a_check_pass_and_entries_past_a_put_back_
     sessions = session_factory(engine)
     async with sessions() as session:
         old = await audit.head(session)
+        assert old.mac is not None
         old_head = (old.seq, bytes(old.link), bytes(old.mac))
         whole = await audit.check_stretch(session, keyring, 0, old.seq)
     await lengthen(engine, keyring, 5)  # the bot goes on writing while the check runs
