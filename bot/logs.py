@@ -18,6 +18,8 @@ CHATTY_LIBRARIES = (
     "aiosqlite",
     "asyncpg",
     "alembic",
+    "aiohttp",
+    "pikepdf",  # says at INFO that it was imported
 )
 WITHHELD = "(withheld: it would show an update's content)"
 _PAYLOAD_MARKERS = ("Received data was", "Update(", "update_id")
