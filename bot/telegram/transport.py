@@ -5,11 +5,14 @@ does itself: httpx, httpcore, h11 and anyio together were 40% of the bot process
 user action in bench/run.py (py-spy), the same calls costing about half as much on aiohttp,
 which the bot already carries for its webhook server. Behaviour is HTTPXRequest's: the same
 defaults, form-encoded parameters (multipart when a file goes up), TimedOut for any timeout
-and NetworkError for any other failure, with the library's class name in its text.
+and NetworkError for any other failure, with the library's class name in its text; and,
+as httpx does, the environment's proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and certificate
+authorities (SSL_CERT_FILE, SSL_CERT_DIR; otherwise certifi's).
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import aiohttp
@@ -41,8 +44,9 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.connections, ssl=_TRUSTED),
+                connector=aiohttp.TCPConnector(limit=self.connections, ssl=_trusted()),
                 headers={"User-Agent": self.USER_AGENT},
+                trust_env=True,  # a machine that reaches Telegram through a proxy says so
                 # Telegram's answers are JSON, and the bot never needs cookies.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
@@ -86,9 +90,15 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
 
 
-# The certificate authorities httpx trusted (certifi's), not the system's: the same
-# Telegram is trusted as before, on a machine with no CA bundle of its own too.
-_TRUSTED = ssl.create_default_context(cafile=certifi.where())
+def _trusted() -> ssl.SSLContext:
+    """The certificate authorities httpx trusted: the environment's if it names some, else
+    certifi's (not the system's), so that the same Telegram is trusted as before, on a
+    machine with no CA bundle of its own too."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _given(value: ODVInput[float], default: float) -> float | None:

@@ -152,6 +152,37 @@ async def test_a_refused_connection_or_unknown_name_is_a_network_error(
     assert not isinstance(raised.value, TimedOut) and words in str(raised.value)
 
 
+async def test_the_environments_proxy_is_used_as_httpx_used_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An organisation that reaches Telegram only through its proxy sets HTTPS_PROXY (or
+    HTTP_PROXY) for the service, as it did when the bot was on httpx."""
+    asked: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append(await reader.readline())  # the request line names the whole URL
+        body = b'{"ok": true, "result": {"id": 1, "is_bot": true, "first_name": "Via"}}'
+        while (await reader.readline()).strip():
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        async with on_aiohttp("http://api.telegram.invalid/bot") as bot:
+            assert bot.first_name == "Via"  # getMe, answered by the proxy
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert asked[0].startswith(b"POST http://api.telegram.invalid/bot")
+
+
 async def test_a_request_before_initialize_or_after_shutdown_is_refused() -> None:
     request = AiohttpRequest(1)
     with pytest.raises(NetworkError, match="not initialized"):
