@@ -57,7 +57,14 @@ async def verify_audit(anchor_texts: list[str] | None = None) -> int:
 def processes(entries: int) -> int:
     if entries < PARALLEL_FROM:
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_PROCESSES))
+    return max(1, min(_cores(), MAX_PROCESSES))
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # not Linux
 
 
 def check_elsewhere(after: int, upto: int, anchor_texts: list[str]) -> Stretch:

@@ -5,6 +5,7 @@ break, entries past a head that was put back are."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,12 @@ async def test_the_command_checks_stretches_in_other_processes(
     assert await audit_command.verify_audit() == 1
     said = capsys.readouterr().err
     assert said == "audit log broken at entry 80: changed, or not following the entry before\n"
+
+
+def test_a_short_log_is_checked_in_one_process_and_a_long_one_on_each_core() -> None:
+    assert audit_command.processes(audit_command.PARALLEL_FROM - 1) == 1
+    cores = len(os.sched_getaffinity(0))
+    assert audit_command.processes(1_000_000) == min(cores, audit_command.MAX_PROCESSES)
+    assert audit.stretches(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert audit.stretches(2, 4) == [(0, 1), (1, 2)]  # never an empty stretch
+    assert audit.stretches(0, 2) == [(0, 0)]  # an empty log is still checked (its head)
