@@ -13,6 +13,7 @@ authorities (SSL_CERT_FILE, SSL_CERT_DIR; otherwise certifi's).
 from __future__ import annotations
 
 import os
+import re
 import ssl
 
 import aiohttp
@@ -21,6 +22,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+_TOKEN_IN_URL = re.compile(r"/bot[^/\s]*")  # /bot<token>/method, /file/bot<token>/path
 
 # HTTPXRequest's defaults, in seconds.
 READ_TIMEOUT = WRITE_TIMEOUT = CONNECT_TIMEOUT = 5.0
@@ -91,7 +94,9 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+            # Some of aiohttp's errors quote the URL, and the URL holds the bot's token.
+            said = _TOKEN_IN_URL.sub("/bot(token withheld)", str(error))
+            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {said}") from None
 
 
 def _trusted() -> ssl.SSLContext:

@@ -5,11 +5,19 @@ a pool of one, and each failure raised as the library's own error."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument
 from telegram.error import BadRequest, NetworkError, TimedOut
 
@@ -192,3 +200,102 @@ async def test_a_request_before_initialize_or_after_shutdown_is_refused() -> Non
     await request.shutdown()  # twice is harmless
     with pytest.raises(NetworkError, match="not initialized"):
         await request.post("http://127.0.0.1:1/botX/getMe")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/bot", "ftp://127.0.0.1/bot"])
+async def test_an_invalid_url_is_refused_without_the_token_in_words(url: str) -> None:
+    """aiohttp's own error is the whole URL, token included: it is never passed on."""
+    request = AiohttpRequest(1)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.post(f"{url}{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+    said = str(raised.value)
+    assert TOKEN not in said and "/bot(token withheld)/getMe" in said
+    assert raised.value.__cause__ is None and raised.value.__context__ is not None
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no authority signed, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-telegram")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_a_server_no_trusted_authority_vouches_for_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone in the middle with a certificate of their own gets no call (and no token);
+    the authority an operator names in SSL_CERT_FILE is trusted, as with httpx."""
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    asked: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            asked.append(await reader.readline())
+            while (await reader.readline()).strip():
+                pass
+            body = b'{"ok": true, "result": {"id": 1, "is_bot": true, "first_name": "TLS"}}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client refused the handshake
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/bot{TOKEN}/getMe"
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    try:
+        request = AiohttpRequest(1)
+        await request.initialize()
+        try:
+            with pytest.raises(NetworkError, match="Certificate"):
+                await request.post(url)
+        finally:
+            await request.shutdown()
+        assert asked == []  # nothing was sent
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        request = AiohttpRequest(1)
+        await request.initialize()
+        try:
+            me = await request.post(url)
+            assert isinstance(me, dict) and me["first_name"] == "TLS"
+        finally:
+            await request.shutdown()
+        assert asked == [f"POST /bot{TOKEN}/getMe HTTP/1.1\r\n".encode()]
+    finally:
+        server.close()
+        await server.wait_closed()
