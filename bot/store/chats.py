@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store import driver
 from bot.store.driver import DriverQuery, DriverStatement
-from bot.store.inbox import HANDLED, inbox, mark_handled
+from bot.store.inbox import HANDLED, inbox, mark_handled, stored_before
 from bot.store.models import Chat
 
 chats: Table = Chat.__table__  # type: ignore[assignment]
@@ -261,8 +261,8 @@ async def _update_and_mark(connection: AsyncConnection, write: ChatWrite) -> Non
     marked = (await connection.execute(_UPDATE_AND_MARK, parameters)).scalar_one_or_none()
     if marked is None:
         raise StaleChat  # the caller's rollback takes back the mark too
-    if marked == 0 and not await mark_handled(connection, write.update_id, write.at):
-        raise AlreadyHandled
+    if marked == 0 and await stored_before(connection, write.update_id):
+        raise AlreadyHandled  # handled elsewhere (an update never stored is not refused)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:

@@ -107,8 +107,12 @@ async def mark_handled(
     result = await connection.execute(HANDLED, {"update_id": update_id, "now": now})
     if int(getattr(result, "rowcount", 0) or 0) == 1:
         return True
-    seen = await connection.execute(_SEEN, {"update_id": update_id})
-    return seen.first() is None
+    return not await stored_before(connection, update_id)
+
+
+async def stored_before(connection: AsyncConnection | AsyncSession, update_id: int) -> bool:
+    """Whether the update went through the inbox: if it is not pending, someone handled it."""
+    return (await connection.execute(_SEEN, {"update_id": update_id})).first() is not None
 
 
 async def forget_seen(session: AsyncSession, received_before: datetime) -> int:
